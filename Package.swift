@@ -1,0 +1,41 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Nabla: tensors, reverse-mode autodiff, neural networks, data and a CLI, in Swift.
+// No unsafeFlags anywhere: the C kernels pick their instruction set at run time.
+let package = Package(
+    name: "Nabla",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Nabla", targets: ["Nabla"]),
+        .library(name: "NablaCore", targets: ["NablaCore"]),
+        .library(name: "NablaNN", targets: ["NablaNN"]),
+        .library(name: "NablaData", targets: ["NablaData"]),
+        .library(name: "NablaIO", targets: ["NablaIO"]),
+        .executable(name: "nabla", targets: ["nabla"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+    ],
+    targets: [
+        // Compute kernels in C: GEMM, vectorised element-wise ops, a persistent thread
+        // pool, CPU feature detection and run-time BLAS discovery (dlopen).
+        .target(name: "CNablaKernels", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux])), .linkedLibrary("pthread", .when(platforms: [.linux])), .linkedLibrary("m", .when(platforms: [.linux]))]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(name: "NablaCore", dependencies: ["CNablaKernels", .product(name: "RealModule", package: "swift-numerics")]),
+        .target(name: "NablaNN", dependencies: ["NablaCore"]),
+        .target(name: "NablaData", dependencies: ["NablaCore", "CZlib"], resources: [.copy("Resources")]),
+        .target(name: "NablaIO", dependencies: ["NablaCore", "NablaNN", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Nabla", dependencies: ["NablaCore", "NablaNN", "NablaData", "NablaIO"]),
+        .executableTarget(name: "nabla", dependencies: ["Nabla", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .target(name: "_NablaTestSupport", dependencies: ["NablaCore"]),
+        .executableTarget(name: "NablaBenchmarks", dependencies: ["Nabla"]),
+        .testTarget(name: "NablaCoreTests", dependencies: ["NablaCore", "_NablaTestSupport"]),
+        .testTarget(name: "NablaNNTests", dependencies: ["NablaNN", "_NablaTestSupport"]),
+        .testTarget(name: "NablaDataTests", dependencies: ["NablaData", "_NablaTestSupport"]),
+        .testTarget(name: "NablaIOTests", dependencies: ["NablaIO", "_NablaTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "NablaCLITests", dependencies: ["_NablaTestSupport"]),
+    ]
+)

@@ -1,0 +1,144 @@
+// nabla_kernels.h — the C compute kernels behind NablaCore.
+//
+// Everything compute-bound lives here so that the instruction set can be chosen at run
+// time (per-function target attributes + a CPU check) without any compiler flag in the
+// package manifest. All arrays are dense and row-major. Lengths are `long` (64-bit).
+// Every entry point is safe to call from any thread.
+#ifndef NABLA_KERNELS_H
+#define NABLA_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// ---------------------------------------------------------------------------------------
+// CPU features and threads
+// ---------------------------------------------------------------------------------------
+
+/// Instruction-set level the kernels dispatch to.
+typedef enum {
+    NABLA_ISA_SCALAR = 0,
+    NABLA_ISA_AVX2 = 1,    // AVX2 + FMA
+    NABLA_ISA_AVX512 = 2,  // AVX-512F (+VL/DQ/BW)
+    NABLA_ISA_NEON = 3,    // arm64 Advanced SIMD
+} nabla_isa;
+
+/// The instruction set the kernels use on this CPU (detected once, cached).
+nabla_isa nabla_cpu_isa(void);
+/// Human-readable name of `nabla_cpu_isa()`: "avx512", "avx2", "neon", "scalar".
+const char *nabla_cpu_isa_name(void);
+/// Forces a lower ISA (for tests): pass -1 to restore detection. Returns the ISA in force.
+nabla_isa nabla_force_isa(int isa);
+
+/// Number of threads the kernels may use (default: online CPUs, or NABLA_NUM_THREADS).
+int nabla_get_num_threads(void);
+void nabla_set_num_threads(int n);
+
+/// Runs fn(ctx, i) for i in [0, n) on the persistent worker pool (calling thread takes
+/// part). Blocks until all are done. Used by NablaCore for Swift-side parallel loops.
+void nabla_parallel_for(long n, void *ctx, void (*fn)(void *ctx, long i));
+
+// ---------------------------------------------------------------------------------------
+// Per-thread autograd mode flag (lives in C because C has cheap thread-locals)
+// ---------------------------------------------------------------------------------------
+int nabla_grad_enabled(void);
+void nabla_set_grad_enabled(int enabled);
+
+// ---------------------------------------------------------------------------------------
+// GEMM:  C[M,N] = alpha * op(A) * op(B) + beta * C     (row-major)
+//   op(A) is A (M x K, leading dim lda) when transA == 0, else A^T with A stored K x M.
+//   op(B) is B (K x N, leading dim ldb) when transB == 0, else B^T with B stored N x K.
+//   beta == 0 means C is written without being read (may hold NaN/garbage).
+// ---------------------------------------------------------------------------------------
+
+/// Which GEMM path is active.
+typedef enum {
+    NABLA_BLAS_BUILTIN = 0,
+    NABLA_BLAS_OPENBLAS = 1,
+    NABLA_BLAS_ACCELERATE = 2,
+} nabla_blas_backend;
+
+/// The active GEMM backend. On first use, reads NABLA_BLAS (builtin|openblas|accelerate)
+/// and otherwise tries to dlopen OpenBLAS (Linux) / Accelerate (macOS).
+nabla_blas_backend nabla_blas_active(void);
+/// Name of the active backend plus detail, e.g. "openblas (libopenblas.so.0)" or
+/// "builtin (avx512, 8x32)".
+const char *nabla_blas_description(void);
+/// Selects a backend; returns 0 on success, -1 if that backend is not available.
+int nabla_blas_select(nabla_blas_backend backend);
+
+void nabla_sgemm(int transA, int transB, long M, long N, long K, float alpha,
+                 const float *A, long lda, const float *B, long ldb, float beta,
+                 float *C, long ldc);
+void nabla_dgemm(int transA, int transB, long M, long N, long K, double alpha,
+                 const double *A, long lda, const double *B, long ldb, double beta,
+                 double *C, long ldc);
+/// Always the built-in kernel, whatever backend is active (for benchmarks and tests).
+void nabla_sgemm_builtin(int transA, int transB, long M, long N, long K, float alpha,
+                         const float *A, long lda, const float *B, long ldb, float beta,
+                         float *C, long ldc);
+void nabla_dgemm_builtin(int transA, int transB, long M, long N, long K, double alpha,
+                         const double *A, long lda, const double *B, long ldb, double beta,
+                         double *C, long ldc);
+
+// ---------------------------------------------------------------------------------------
+// Element-wise float32 kernels on contiguous arrays (vectorised, 2 threads above a size
+// threshold). `out` may alias an input.
+// ---------------------------------------------------------------------------------------
+
+typedef enum {
+    NABLA_BIN_ADD = 0, NABLA_BIN_SUB = 1, NABLA_BIN_MUL = 2, NABLA_BIN_DIV = 3,
+    NABLA_BIN_MAX = 4, NABLA_BIN_MIN = 5, NABLA_BIN_POW = 6,
+} nabla_binary_op;
+
+/// out[i] = a[i] op b[i]
+void nabla_s_binary(nabla_binary_op op, const float *a, const float *b, float *out, long n);
+/// out[i] = a[i] op s
+void nabla_s_binary_scalar(nabla_binary_op op, const float *a, float s, float *out, long n);
+/// out[i] = s op b[i]
+void nabla_s_scalar_binary(nabla_binary_op op, float s, const float *b, float *out, long n);
+/// Row broadcast: a is rows x cols, b has cols elements: out[r,c] = a[r,c] op b[c]
+void nabla_s_binary_rows(nabla_binary_op op, const float *a, const float *b, float *out,
+                         long rows, long cols);
+
+typedef enum {
+    NABLA_UN_NEG = 0, NABLA_UN_EXP = 1, NABLA_UN_LOG = 2, NABLA_UN_SQRT = 3,
+    NABLA_UN_ABS = 4, NABLA_UN_TANH = 5, NABLA_UN_SIGMOID = 6, NABLA_UN_RELU = 7,
+    NABLA_UN_SIN = 8, NABLA_UN_COS = 9, NABLA_UN_ERF = 10, NABLA_UN_SQUARE = 11,
+    NABLA_UN_RECIPROCAL = 12, NABLA_UN_SIGN = 13,
+} nabla_unary_op;
+
+/// out[i] = f(x[i]). exp/tanh/sigmoid/log use SIMD polynomials (max rel. error ~2e-7;
+/// exp saturates to 0 / +inf outside [-88, 88]; log of negative is NaN, of 0 is -inf).
+void nabla_s_unary(nabla_unary_op op, const float *x, float *out, long n);
+
+/// Fused backward helpers: out[i] = g[i] * f'(...)
+/// tanh:    g * (1 - y*y)          (y = tanh output)
+/// sigmoid: g * y * (1 - y)        (y = sigmoid output)
+/// relu:    g * (x > 0)            (x = relu input; derivative 0 at 0, as PyTorch)
+void nabla_s_tanh_backward(const float *y, const float *g, float *out, long n);
+void nabla_s_sigmoid_backward(const float *y, const float *g, float *out, long n);
+void nabla_s_relu_backward(const float *x, const float *g, float *out, long n);
+
+/// y[i] += a * x[i]
+void nabla_s_axpy(long n, float a, const float *x, float *y);
+/// out[i] = lo <= x <= hi clamp (NaN passes through)
+void nabla_s_clamp(const float *x, float lo, float hi, float *out, long n);
+
+// ---------------------------------------------------------------------------------------
+// Reductions (float32 in, accumulated with enough precision that sum of 10M ones is exact)
+// ---------------------------------------------------------------------------------------
+double nabla_s_sum(const float *x, long n);
+float nabla_s_max(const float *x, long n);   // NaN if any NaN; -inf for n == 0
+float nabla_s_min(const float *x, long n);
+/// Column sums of a rows x cols matrix: out[c] = sum_r x[r,c] (bias gradients)
+void nabla_s_sum_rows(const float *x, float *out, long rows, long cols);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

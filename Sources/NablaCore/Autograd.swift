@@ -1,0 +1,246 @@
+import CNablaKernels
+
+/// One operation in the recorded computation graph: the op's name, the nodes of the
+/// inputs that require gradients, and the rule that turns the output's gradient into the
+/// inputs' gradients.
+///
+/// Leaves (tensors the user marked with `requiresGrad`) have no rule; their gradient
+/// accumulates in `grad` across backward passes until zeroed.
+
+final class GradNode: @unchecked Sendable {
+    /// The op name shown in descriptions (`grad_fn=<MulBackward>`).
+    let op: String
+    /// The nodes of the op's inputs (nil where an input needs no gradient).
+    var inputs: [GradNode?]
+    /// Maps the output gradient to one gradient per input (nil for no contribution).
+    var rule: ((Tensor) -> [Tensor?])?
+    /// For leaves: the accumulated gradient. For interior nodes: the gradient being
+    /// summed over the node's consumers during a backward pass.
+    var grad: Tensor?
+    /// Whether this is a leaf.
+    let isLeaf: Bool
+    /// Mark used by the topological sort.
+    var visitMark: UInt64 = 0
+    /// A frozen leaf takes no part in new graphs (see ``Tensor/isFrozen``).
+    var frozen = false
+
+    init(leaf: ()) {
+        op = "Leaf"; inputs = []; rule = nil; isLeaf = true
+    }
+
+    init(op: String, inputs: [GradNode?], rule: @escaping (Tensor) -> [Tensor?]) {
+        self.op = op; self.inputs = inputs; self.rule = rule; isLeaf = false
+    }
+
+    deinit {
+        // Unlink long chains iteratively so that dropping a graph of a million nodes
+        // never recurses a million deinit calls deep.
+        guard !inputs.isEmpty else { return }
+        var stack = inputs.compactMap { $0 }
+        inputs = []
+        while var n = stack.popLast() {
+            if isKnownUniquelyReferenced(&n) {
+                stack.append(contentsOf: n.inputs.compactMap { $0 })
+                n.inputs = []
+                n.rule = nil
+            }
+        }
+    }
+}
+
+/// Global switches of the autograd engine.
+public enum Autograd {
+    nonisolated(unsafe) static var markCounter: UInt64 = 0
+
+    /// Whether operations on this thread currently record a graph.
+    public static var isGradEnabled: Bool { nabla_grad_enabled() != 0 }
+}
+
+/// Runs `body` without recording any graph on this thread (PyTorch's `torch.no_grad()`):
+/// results do not require gradients and no graph nodes are allocated.
+@discardableResult
+public func withoutGrad<R>(_ body: () throws -> R) rethrows -> R {
+    let prev = nabla_grad_enabled()
+    nabla_set_grad_enabled(0)
+    defer { nabla_set_grad_enabled(prev) }
+    return try body()
+}
+
+extension Tensor {
+    /// Whether gradients flow to this tensor. Setting it on a tensor makes it a leaf of
+    /// future graphs (PyTorch's `requires_grad_`); clearing it detaches the tensor.
+    public var requiresGrad: Bool {
+        get { node.map { !$0.frozen } ?? false }
+        set {
+            if newValue {
+                if node == nil { node = GradNode(leaf: ()) }
+            } else {
+                node = nil
+            }
+        }
+    }
+
+    /// This tensor marked as requiring gradients (a new leaf).
+    public func requiringGrad() -> Tensor {
+        var t = self
+        t.node = GradNode(leaf: ())
+        return t
+    }
+
+    /// Whether this parameter is frozen: it keeps its identity (and stays in a module's
+    /// parameter list) but no gradient is computed for it and optimizers skip it.
+    /// Shared by every copy of the tensor.
+    public var isFrozen: Bool {
+        get { node?.frozen ?? false }
+        nonmutating set {
+            nablaCheck(node?.isLeaf ?? false, "isFrozen: only a leaf that requires gradients can be frozen")
+            node!.frozen = newValue
+        }
+    }
+
+    /// Overwrites this tensor's elements in place with `values` (same shape; converted to
+    /// this dtype), without recording a graph operation.
+    ///
+    /// Unlike every other mutation this does not copy shared storage first: it is how
+    /// optimizers and state-dict loading update a parameter so that every holder of the
+    /// parameter (the module, the optimizer) sees the new values, as in PyTorch.
+    public func assignInPlace(_ values: Tensor) {
+        nablaCheck(values.shape == shape, "assignInPlace: value of shape \(values.shape) does not match \(shape)")
+        let v = values.to(dtype)
+        storage.raw.copyMemory(from: v.storage.raw, byteCount: count * dtype.byteSize)
+    }
+
+    /// Runs `body` with a mutable pointer to this tensor's float32 elements, in place and
+    /// without copy-on-write (for optimizers; see ``assignInPlace(_:)``).
+    public func withUnsafeMutableFloats<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+        nablaCheck(dtype == .float32, "withUnsafeMutableFloats: tensor is \(dtype)")
+        return try body(UnsafeMutableBufferPointer(start: pointer(Float.self), count: count))
+    }
+
+    /// Runs `body` with a mutable pointer to this tensor's float64 elements, in place.
+    public func withUnsafeMutableDoubles<R>(_ body: (UnsafeMutableBufferPointer<Double>) throws -> R) rethrows -> R {
+        nablaCheck(dtype == .float64, "withUnsafeMutableDoubles: tensor is \(dtype)")
+        return try body(UnsafeMutableBufferPointer(start: pointer(Double.self), count: count))
+    }
+
+    /// An identifier shared by all copies of a tensor that requires gradients (nil
+    /// otherwise); optimizers key their per-parameter state by it.
+    public var parameterID: ObjectIdentifier? { node.map { ObjectIdentifier($0) } }
+
+    /// True for tensors not produced by a recorded operation.
+    public var isLeaf: Bool { node?.isLeaf ?? true }
+
+    /// The accumulated gradient of a leaf after ``backward(_:)``; nil before.
+    public var grad: Tensor? {
+        get { node?.grad }
+        nonmutating set {
+            nablaCheck(node != nil, "grad: cannot set the gradient of a tensor that does not require gradients")
+            node!.grad = newValue
+        }
+    }
+
+    /// Clears the accumulated gradient.
+    public func zeroGrad() { node?.grad = nil }
+
+    /// The same values, cut from the graph: the result does not require gradients.
+    public func detached() -> Tensor { Tensor(storage: storage, shape: shape) }
+
+    /// The name of the operation that produced this tensor, if it is in a graph.
+    public var gradFunctionName: String? {
+        guard let n = node, !n.isLeaf else { return nil }
+        return n.op + "Backward"
+    }
+
+    /// Wraps a freshly computed `value` into the graph: if gradients are enabled and any
+    /// input requires them, the result gets a node whose rule is `backward`.
+
+    static func record(_ value: Tensor, op: @autoclosure () -> String, inputs: [Tensor],
+                       _ backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+        guard nabla_grad_enabled() != 0 else { return value }
+        var any = false
+        for t in inputs { if let n = t.node, !n.frozen { any = true; break } }
+        guard any else { return value }
+        var out = value
+        out.node = GradNode(op: op(), inputs: inputs.map { $0.node.flatMap { $0.frozen ? nil : $0 } }, rule: backward)
+        return out
+    }
+
+    /// Computes gradients of this tensor with respect to every leaf that requires them,
+    /// accumulating into their ``grad``.
+    ///
+    /// For a scalar, `gradient` defaults to 1. For a non-scalar an explicit upstream
+    /// gradient of the same shape is required. The graph is released afterwards (as
+    /// PyTorch with `retain_graph=False`); calling backward twice through the same graph
+    /// traps. Higher-order gradients are not supported: the rules run without recording.
+    public func backward(_ gradient: Tensor? = nil) {
+        guard let root = node else {
+            nablaFail("backward: this tensor does not require gradients (no input was marked requiresGrad, or it was computed inside withoutGrad)")
+        }
+        let seed: Tensor
+        if let g = gradient {
+            nablaCheck(g.shape == shape, "backward: upstream gradient has shape \(g.shape) but the tensor has shape \(shape)")
+            seed = g.to(dtype).detached()
+        } else {
+            nablaCheck(count == 1, "backward: the tensor has shape \(shape); a non-scalar needs an explicit upstream gradient, as in backward(Tensor.ones(like: y))")
+            seed = Tensor.ones(shape, dtype: dtype)
+        }
+        if root.isLeaf {
+            Tensor.accumulate(into: root, seed)
+            return
+        }
+        nablaCheck(root.rule != nil, "backward: the graph of this tensor was already released by an earlier backward()")
+        let order = Tensor.topologicalOrder(from: root)
+        root.grad = seed
+        withoutGrad {
+            for n in order.reversed() {
+                guard let rule = n.rule, let g = n.grad else {
+                    n.grad = nil; n.inputs = []; n.rule = nil
+                    continue
+                }
+                let grads = rule(g)
+                for (parent, pg) in zip(n.inputs, grads) {
+                    guard let p = parent, let pg = pg else { continue }
+                    Tensor.accumulate(into: p, pg)
+                }
+                // Release this part of the graph.
+                n.grad = nil; n.inputs = []; n.rule = nil
+            }
+        }
+    }
+
+    /// Adds `g` to a node's gradient (in place when the buffer is not shared).
+    static func accumulate(into node: GradNode, _ g: Tensor) {
+        if node.grad == nil {
+            node.grad = g.detached()
+        } else {
+            var acc = node.grad!
+            node.grad = nil
+            acc.addInPlace(g)
+            node.grad = acc
+        }
+    }
+
+    /// Interior nodes reachable from `root`, parents before children, found iteratively.
+    static func topologicalOrder(from root: GradNode) -> [GradNode] {
+        Autograd.markCounter &+= 1
+        let mark = Autograd.markCounter
+        var order: [GradNode] = []
+        // Explicit stack of (node, next input index): a post-order DFS without recursion.
+        var stack: [(GradNode, Int)] = [(root, 0)]
+        root.visitMark = mark
+        while !stack.isEmpty {
+            let (n, i) = stack[stack.count - 1]
+            if i < n.inputs.count {
+                stack[stack.count - 1].1 = i + 1
+                if let p = n.inputs[i], !p.isLeaf, p.visitMark != mark, p.rule != nil {
+                    p.visitMark = mark
+                    stack.append((p, 0))
+                }
+            } else {
+                order.append(n)
+                stack.removeLast()
+            }
+        }
+        return order
+    }
+}

@@ -1,0 +1,147 @@
+/// A seedable pseudo-random number generator (xoshiro256**, seeded through SplitMix64).
+///
+/// The same seed gives bit-identical streams on every run and platform: integers come
+/// from integer arithmetic only, and normal variates use the Marsaglia polar method with
+/// a logarithm written here from exactly rounded operations (not the platform's libm).
+/// A generator is a reference type so that layers, data loaders and the global default
+/// can share one; do not use one generator from two threads at once.
+public final class RandomGenerator: @unchecked Sendable {
+    private var s: (UInt64, UInt64, UInt64, UInt64)
+
+    /// A generator seeded with `seed`.
+    public init(seed: UInt64) {
+        var sm = seed
+        func splitmix() -> UInt64 {
+            sm &+= 0x9E37_79B9_7F4A_7C15
+            var z = sm
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        s = (splitmix(), splitmix(), splitmix(), splitmix())
+    }
+
+    /// The process-wide default generator (seed 0 until ``Random/seed(_:)`` is called).
+    nonisolated(unsafe) public static var global = RandomGenerator(seed: 0)
+
+    /// The full internal state, for checkpoints (restore with ``state`` set).
+    public var state: [UInt64] {
+        get { [s.0, s.1, s.2, s.3] }
+        set {
+            nablaCheck(newValue.count == 4, "RandomGenerator.state: expected 4 words, got \(newValue.count)")
+            s = (newValue[0], newValue[1], newValue[2], newValue[3])
+        }
+    }
+
+    /// The next 64 random bits.
+    public func next() -> UInt64 {
+        let result = rotl(s.1 &* 5, 7) &* 9
+        let t = s.1 << 17
+        s.2 ^= s.0; s.3 ^= s.1; s.1 ^= s.2; s.0 ^= s.3
+        s.2 ^= t
+        s.3 = rotl(s.3, 45)
+        return result
+    }
+
+    private func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
+
+    /// Uniform in [0, 1) with 53 random bits.
+    public func nextDouble() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+
+    /// Uniform integer in `0..<n` without modulo bias (Lemire's method).
+    public func nextInt(below n: Int) -> Int {
+        precondition(n > 0, "nextInt(below:): n must be positive")
+        let bound = UInt64(n)
+        var m = next().multipliedFullWidth(by: bound)
+        if m.low < bound {
+            let threshold = (0 &- bound) % bound
+            while m.low < threshold { m = next().multipliedFullWidth(by: bound) }
+        }
+        return Int(m.high)
+    }
+
+    /// A standard normal variate (Marsaglia polar method).
+    public func nextNormal() -> Double {
+        if let z = spare { spare = nil; return z }
+        while true {
+            let u = 2 * nextDouble() - 1, v = 2 * nextDouble() - 1
+            let q = u * u + v * v
+            if q > 0 && q < 1 {
+                let f = (-2 * RandomGenerator.portableLog(q) / q).squareRoot()
+                spare = v * f
+                return u * f
+            }
+        }
+    }
+    private var spare: Double?
+
+    /// A random permutation of `0..<n` (Fisher–Yates).
+    public func permutation(_ n: Int) -> [Int] {
+        var p = Array(0..<n)
+        if n < 2 { return p }
+        for i in stride(from: n - 1, to: 0, by: -1) { p.swapAt(i, nextInt(below: i + 1)) }
+        return p
+    }
+
+    /// Natural log of a positive finite double, using only exactly rounded IEEE
+    /// operations so the result is identical on every platform (error < 1e-15 relative).
+    static func portableLog(_ x: Double) -> Double {
+        // x = m·2^e with m in [√½, √2); log x = e·ln2 + 2·atanh((m−1)/(m+1)).
+        var e = Int(x.exponent)
+        var m = x.significand   // in [1, 2)
+        if m > 1.4142135623730951 { m /= 2; e += 1 }
+        let s = (m - 1) / (m + 1), s2 = s * s
+        var term = s, sum = s
+        var k = 3.0
+        for _ in 0..<14 { term *= s2; sum += term / k; k += 2 }
+        let ln2Hi = 0.6931471803691238, ln2Lo = 1.9082149292705877e-10
+        return Double(e) * ln2Hi + (2 * sum + Double(e) * ln2Lo)
+    }
+}
+
+/// The global random seed, as `torch.manual_seed`.
+public enum Random {
+    /// Reseeds the global generator used when no generator is passed.
+    public static func seed(_ seed: UInt64) { RandomGenerator.global = RandomGenerator(seed: seed) }
+}
+
+extension Tensor {
+    /// Uniform samples in `[low, high)`.
+    public static func randomUniform(_ shape: [Int], low: Double = 0, high: Double = 1, dtype: DType = .float32,
+                                     generator: RandomGenerator = .global) -> Tensor {
+        nablaCheck(shape.allSatisfy { $0 >= 0 }, "randomUniform: negative dimension in shape \(shape)")
+        var t = Tensor(uninitializedShape: shape, dtype: dtype)
+        t.fill { low + (high - low) * generator.nextDouble() }
+        return t
+    }
+
+    /// Normal samples with the given mean and standard deviation.
+    public static func randomNormal(_ shape: [Int], mean: Double = 0, std: Double = 1, dtype: DType = .float32,
+                                    generator: RandomGenerator = .global) -> Tensor {
+        nablaCheck(shape.allSatisfy { $0 >= 0 }, "randomNormal: negative dimension in shape \(shape)")
+        var t = Tensor(uninitializedShape: shape, dtype: dtype)
+        t.fill { mean + std * generator.nextNormal() }
+        return t
+    }
+
+    /// Bernoulli samples: 1 with probability `p`, else 0.
+    public static func randomBernoulli(_ shape: [Int], p: Double, dtype: DType = .float32,
+                                       generator: RandomGenerator = .global) -> Tensor {
+        nablaCheck(p >= 0 && p <= 1, "randomBernoulli: probability \(p) is outside [0, 1]")
+        var t = Tensor(uninitializedShape: shape, dtype: dtype)
+        t.fill { generator.nextDouble() < p ? 1 : 0 }
+        return t
+    }
+
+    /// Overwrites every element with successive values of `f` (row-major order).
+    mutating func fill(_ f: () -> Double) {
+        makeUnique()
+        if dtype == .float32 {
+            let p = pointer(Float.self)
+            for i in 0..<count { p[i] = Float(f()) }
+        } else {
+            let p = pointer(Double.self)
+            for i in 0..<count { p[i] = f() }
+        }
+    }
+}

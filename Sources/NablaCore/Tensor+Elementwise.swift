@@ -1,0 +1,325 @@
+import CNablaKernels
+import RealModule
+
+// Element-wise operations. Each op's derivative sits right beside its forward
+// computation, in the closure passed to `record`.
+
+extension Tensor {
+    /// Sums `g` down to `shape`, undoing broadcasting (used by every broadcasting rule).
+    public func sum(toShape target: [Int]) -> Tensor {
+        if shape == target { return self }
+        let lead = rank - target.count
+        nablaCheck(lead >= 0, "sum(toShape:): cannot reduce \(shape) to \(target)")
+        var axes: [Int] = Array(0..<lead)
+        for (i, d) in target.enumerated() where d == 1 && shape[lead + i] != 1 { axes.append(lead + i) }
+        var r = axes.isEmpty ? self : self.sum(axes: axes, keepDims: true)
+        if r.shape != target { r = r.reshaped(target) }
+        return r
+    }
+
+    // MARK: Arithmetic
+
+    /// Element-wise sum with broadcasting.
+    public static func + (a: Tensor, b: Tensor) -> Tensor {
+        let out = binaryRaw(a, b, FAdd.self, kernel: NABLA_BIN_ADD, op: "add")
+        let sa = a.shape, sb = b.shape
+        return record(out, op: "Add", inputs: [a, b]) { g in [g.sum(toShape: sa), g.sum(toShape: sb)] }
+    }
+
+    /// Element-wise difference with broadcasting.
+    public static func - (a: Tensor, b: Tensor) -> Tensor {
+        let out = binaryRaw(a, b, FSub.self, kernel: NABLA_BIN_SUB, op: "sub")
+        let sa = a.shape, sb = b.shape
+        return record(out, op: "Sub", inputs: [a, b]) { g in [g.sum(toShape: sa), (-g).sum(toShape: sb)] }
+    }
+
+    /// Element-wise product with broadcasting.
+    public static func * (a: Tensor, b: Tensor) -> Tensor {
+        let out = binaryRaw(a, b, FMul.self, kernel: NABLA_BIN_MUL, op: "mul")
+        let av = a.detached(), bv = b.detached()
+        return record(out, op: "Mul", inputs: [a, b]) { g in
+            [a.node == nil ? nil : (g * bv).sum(toShape: av.shape),
+             b.node == nil ? nil : (g * av).sum(toShape: bv.shape)]
+        }
+    }
+
+    /// Element-wise quotient with broadcasting.
+    public static func / (a: Tensor, b: Tensor) -> Tensor {
+        let out = binaryRaw(a, b, FDiv.self, kernel: NABLA_BIN_DIV, op: "div")
+        let av = a.detached(), bv = b.detached()
+        return record(out, op: "Div", inputs: [a, b]) { g in
+            [a.node == nil ? nil : (g / bv).sum(toShape: av.shape),
+             b.node == nil ? nil : (-(g * av) / (bv * bv)).sum(toShape: bv.shape)]
+        }
+    }
+
+    /// Negation.
+    public static prefix func - (x: Tensor) -> Tensor {
+        record(mapRaw(x, FNeg.self, kernel: NABLA_UN_NEG), op: "Neg", inputs: [x]) { g in [-g] }
+    }
+
+    // MARK: With Swift scalars (either side)
+
+    static func scalarRaw(_ a: Tensor, _ s: Double, _ k: nabla_binary_op, scalarFirst: Bool) -> Tensor {
+        let out = Tensor(uninitializedShape: a.shape, dtype: a.dtype)
+        let n = a.count
+        if a.dtype == .float32 {
+            if scalarFirst { nabla_s_scalar_binary(k, Float(s), a.pointer(Float.self), out.pointer(Float.self), n) }
+            else { nabla_s_binary_scalar(k, a.pointer(Float.self), Float(s), out.pointer(Float.self), n) }
+        } else {
+            let p = a.pointer(Double.self), d = out.pointer(Double.self)
+            switch (k, scalarFirst) {
+            case (NABLA_BIN_ADD, _): for i in 0..<n { d[i] = p[i] + s }
+            case (NABLA_BIN_MUL, _): for i in 0..<n { d[i] = p[i] * s }
+            case (NABLA_BIN_SUB, false): for i in 0..<n { d[i] = p[i] - s }
+            case (NABLA_BIN_SUB, true): for i in 0..<n { d[i] = s - p[i] }
+            case (NABLA_BIN_DIV, false): for i in 0..<n { d[i] = p[i] / s }
+            case (NABLA_BIN_DIV, true): for i in 0..<n { d[i] = s / p[i] }
+            case (NABLA_BIN_POW, false): for i in 0..<n { d[i] = Double.pow(p[i], s) }
+            case (NABLA_BIN_POW, true): for i in 0..<n { d[i] = Double.pow(s, p[i]) }
+            case (NABLA_BIN_MAX, _): for i in 0..<n { d[i] = FMax.apply(p[i], s) }
+            case (NABLA_BIN_MIN, _): for i in 0..<n { d[i] = FMin.apply(p[i], s) }
+            default: nablaFail("unsupported scalar op")
+            }
+        }
+        return out
+    }
+
+    public static func + (a: Tensor, s: Double) -> Tensor {
+        record(scalarRaw(a, s, NABLA_BIN_ADD, scalarFirst: false), op: "AddScalar", inputs: [a]) { g in [g] }
+    }
+    public static func + (s: Double, a: Tensor) -> Tensor { a + s }
+    public static func - (a: Tensor, s: Double) -> Tensor { a + (-s) }
+    public static func - (s: Double, a: Tensor) -> Tensor {
+        record(scalarRaw(a, s, NABLA_BIN_SUB, scalarFirst: true), op: "RSubScalar", inputs: [a]) { g in [-g] }
+    }
+    public static func * (a: Tensor, s: Double) -> Tensor {
+        record(scalarRaw(a, s, NABLA_BIN_MUL, scalarFirst: false), op: "MulScalar", inputs: [a]) { g in [g * s] }
+    }
+    public static func * (s: Double, a: Tensor) -> Tensor { a * s }
+    public static func / (a: Tensor, s: Double) -> Tensor {
+        record(scalarRaw(a, s, NABLA_BIN_DIV, scalarFirst: false), op: "DivScalar", inputs: [a]) { g in [g / s] }
+    }
+    public static func / (s: Double, a: Tensor) -> Tensor {
+        let out = scalarRaw(a, s, NABLA_BIN_DIV, scalarFirst: true)
+        let av = a.detached()
+        // d(s/a)/da = -s/a²
+        return record(out, op: "RDivScalar", inputs: [a]) { g in [g * (-s) / (av * av)] }
+    }
+
+    @_disfavoredOverload public static func + (a: Tensor, s: Float) -> Tensor { a + Double(s) }
+    @_disfavoredOverload public static func + (s: Float, a: Tensor) -> Tensor { a + Double(s) }
+    @_disfavoredOverload public static func - (a: Tensor, s: Float) -> Tensor { a - Double(s) }
+    @_disfavoredOverload public static func - (s: Float, a: Tensor) -> Tensor { Double(s) - a }
+    @_disfavoredOverload public static func * (a: Tensor, s: Float) -> Tensor { a * Double(s) }
+    @_disfavoredOverload public static func * (s: Float, a: Tensor) -> Tensor { a * Double(s) }
+    @_disfavoredOverload public static func / (a: Tensor, s: Float) -> Tensor { a / Double(s) }
+    @_disfavoredOverload public static func / (s: Float, a: Tensor) -> Tensor { Double(s) / a }
+
+    public static func += (a: inout Tensor, b: Tensor) { a = a + b }
+    public static func -= (a: inout Tensor, b: Tensor) { a = a - b }
+    public static func *= (a: inout Tensor, b: Tensor) { a = a * b }
+    public static func /= (a: inout Tensor, b: Tensor) { a = a / b }
+    public static func += (a: inout Tensor, s: Double) { a = a + s }
+    public static func -= (a: inout Tensor, s: Double) { a = a - s }
+    public static func *= (a: inout Tensor, s: Double) { a = a * s }
+    public static func /= (a: inout Tensor, s: Double) { a = a / s }
+
+    // MARK: Powers
+
+    /// `self` raised to a scalar power.
+    public func pow(_ p: Double) -> Tensor {
+        let out: Tensor
+        if p == 2 { out = Tensor.mapRaw(self, FSquare.self, kernel: NABLA_UN_SQUARE) }
+        else { out = Tensor.scalarRaw(self, p, NABLA_BIN_POW, scalarFirst: false) }
+        let x = detached()
+        // d(x^p)/dx = p·x^(p-1)
+        return Tensor.record(out, op: "PowScalar", inputs: [self]) { g in
+            [p == 2 ? g * x * 2 : g * (x.pow(p - 1) * p)]
+        }
+    }
+
+    /// Element-wise power with broadcasting: `self ** exponent`.
+    public func pow(_ exponent: Tensor) -> Tensor {
+        let out = Tensor.binaryRaw(self, exponent, FPow.self, kernel: NABLA_BIN_POW, op: "pow")
+        let a = detached(), b = exponent.detached(), o = out
+        // ∂/∂a = b·a^(b-1);  ∂/∂b = a^b·log(a)
+        return Tensor.record(out, op: "Pow", inputs: [self, exponent]) { g in
+            [self.node == nil ? nil : (g * b * a.pow(b - 1)).sum(toShape: a.shape),
+             exponent.node == nil ? nil : (g * o * a.log()).sum(toShape: b.shape)]
+        }
+    }
+
+    /// Element-wise square (`x²`).
+    public func squared() -> Tensor { pow(2) }
+
+    // MARK: Unary functions
+
+    /// e^x.
+    public func exp() -> Tensor {
+        let out = Tensor.mapRaw(self, FExp.self, kernel: NABLA_UN_EXP)
+        return Tensor.record(out, op: "Exp", inputs: [self]) { g in [g * out] }
+    }
+    /// Natural logarithm.
+    public func log() -> Tensor {
+        let x = detached()
+        return Tensor.record(Tensor.mapRaw(self, FLog.self, kernel: NABLA_UN_LOG), op: "Log", inputs: [self]) { g in [g / x] }
+    }
+    /// Square root (derivative 1/(2√x)).
+    public func sqrt() -> Tensor {
+        let out = Tensor.mapRaw(self, FSqrt.self, kernel: NABLA_UN_SQRT)
+        return Tensor.record(out, op: "Sqrt", inputs: [self]) { g in [g / (out * 2)] }
+    }
+    /// Absolute value; the derivative at 0 is 0 (PyTorch's convention).
+    public func abs() -> Tensor {
+        let x = detached()
+        return Tensor.record(Tensor.mapRaw(self, FAbs.self, kernel: NABLA_UN_ABS), op: "Abs", inputs: [self]) { g in [g * x.sign()] }
+    }
+    /// Sign: −1, 0 or 1 (zero gradient everywhere).
+    public func sign() -> Tensor { Tensor.mapRaw(self, FSign.self, kernel: NABLA_UN_SIGN) }
+    /// Sine.
+    public func sin() -> Tensor {
+        let x = detached()
+        return Tensor.record(Tensor.mapRaw(self, FSin.self, kernel: NABLA_UN_SIN), op: "Sin", inputs: [self]) { g in [g * x.cos()] }
+    }
+    /// Cosine.
+    public func cos() -> Tensor {
+        let x = detached()
+        return Tensor.record(Tensor.mapRaw(self, FCos.self, kernel: NABLA_UN_COS), op: "Cos", inputs: [self]) { g in [-(g * x.sin())] }
+    }
+    /// Hyperbolic tangent (derivative 1 − tanh²).
+    public func tanh() -> Tensor {
+        let out = Tensor.mapRaw(self, FTanh.self, kernel: NABLA_UN_TANH)
+        return Tensor.record(out, op: "Tanh", inputs: [self]) { g in
+            [Tensor.fusedBackward(out, g, NablaFusedRule.tanh)]
+        }
+    }
+    /// Logistic sigmoid 1/(1+e^−x), stable for large |x| (derivative σ(1−σ)).
+    public func sigmoid() -> Tensor {
+        let out = Tensor.mapRaw(self, FSigmoid.self, kernel: NABLA_UN_SIGMOID)
+        return Tensor.record(out, op: "Sigmoid", inputs: [self]) { g in
+            [Tensor.fusedBackward(out, g, NablaFusedRule.sigmoid)]
+        }
+    }
+    /// Rectified linear unit max(0, x); the derivative at 0 is 0, as in PyTorch.
+    public func relu() -> Tensor {
+        let x = detached()
+        return Tensor.record(Tensor.mapRaw(self, FRelu.self, kernel: NABLA_UN_RELU), op: "Relu", inputs: [self]) { g in
+            [Tensor.fusedBackward(x, g, NablaFusedRule.relu)]
+        }
+    }
+    /// The error function (derivative 2/√π·e^(−x²)).
+    public func erf() -> Tensor {
+        let x = detached()
+        return Tensor.record(Tensor.mapRaw(self, FErf.self, kernel: NABLA_UN_ERF), op: "Erf", inputs: [self]) { g in
+            [g * ((-(x * x)).exp() * (2 / Double.pi.squareRoot()))]
+        }
+    }
+
+    enum NablaFusedRule { case tanh, sigmoid, relu }
+
+    /// `g · f'(…)` for the activations with fused backward kernels.
+    static func fusedBackward(_ v: Tensor, _ g: Tensor, _ rule: NablaFusedRule) -> Tensor {
+        let g = g.to(v.dtype)
+        let out = Tensor(uninitializedShape: v.shape, dtype: v.dtype)
+        let n = v.count
+        if v.dtype == .float32 {
+            let pv = v.pointer(Float.self), pg = g.pointer(Float.self), po = out.pointer(Float.self)
+            switch rule {
+            case .tanh: nabla_s_tanh_backward(pv, pg, po, n)
+            case .sigmoid: nabla_s_sigmoid_backward(pv, pg, po, n)
+            case .relu: nabla_s_relu_backward(pv, pg, po, n)
+            }
+        } else {
+            let pv = v.pointer(Double.self), pg = g.pointer(Double.self), po = out.pointer(Double.self)
+            switch rule {
+            case .tanh: for i in 0..<n { po[i] = pg[i] * (1 - pv[i] * pv[i]) }
+            case .sigmoid: for i in 0..<n { po[i] = pg[i] * pv[i] * (1 - pv[i]) }
+            case .relu: for i in 0..<n { po[i] = pv[i] > 0 ? pg[i] : 0 }
+            }
+        }
+        return out
+    }
+
+    // MARK: Maximum, minimum, clamp
+
+    /// Element-wise maximum with broadcasting; at ties the gradient is split evenly.
+    public static func maximum(_ a: Tensor, _ b: Tensor) -> Tensor {
+        let out = binaryRaw(a, b, FMax.self, kernel: NABLA_BIN_MAX, op: "maximum")
+        let av = a.detached(), bv = b.detached()
+        return record(out, op: "Maximum", inputs: [a, b]) { g in
+            let wa = (av .> bv) + (av .== bv) * 0.5
+            return [(g * wa).sum(toShape: av.shape), (g * (1 - wa)).sum(toShape: bv.shape)]
+        }
+    }
+    /// Element-wise minimum with broadcasting; at ties the gradient is split evenly.
+    public static func minimum(_ a: Tensor, _ b: Tensor) -> Tensor {
+        -maximum(-a, -b)
+    }
+
+    /// Limits every element to `[lo, hi]`; the gradient passes where lo ≤ x ≤ hi.
+    public func clamped(min lo: Double = -.infinity, max hi: Double = .infinity) -> Tensor {
+        nablaCheck(!(lo > hi), "clamp: min \(lo) is greater than max \(hi)")
+        let out = Tensor(uninitializedShape: shape, dtype: dtype)
+        if dtype == .float32 {
+            nabla_s_clamp(pointer(Float.self), Float(lo), Float(hi), out.pointer(Float.self), count)
+        } else {
+            let s = pointer(Double.self), d = out.pointer(Double.self)
+            for i in 0..<count { d[i] = s[i].isNaN ? s[i] : Swift.min(Swift.max(s[i], lo), hi) }
+        }
+        let x = detached()
+        return Tensor.record(out, op: "Clamp", inputs: [self]) { g in
+            [g * ((x .>= lo) * (x .<= hi))]
+        }
+    }
+
+    // MARK: Comparisons (no gradient) and where
+
+    /// 1 where `a == b`, else 0 (same dtype as the inputs; broadcasts).
+    public static func .== (a: Tensor, b: Tensor) -> Tensor { binaryRaw(a.detached(), b.detached(), FEq.self, kernel: nil, op: "eq") }
+    /// 1 where `a != b`, else 0.
+    public static func .!= (a: Tensor, b: Tensor) -> Tensor { binaryRaw(a.detached(), b.detached(), FNe.self, kernel: nil, op: "ne") }
+    /// 1 where `a < b`, else 0.
+    public static func .< (a: Tensor, b: Tensor) -> Tensor { binaryRaw(a.detached(), b.detached(), FLt.self, kernel: nil, op: "lt") }
+    /// 1 where `a <= b`, else 0.
+    public static func .<= (a: Tensor, b: Tensor) -> Tensor { binaryRaw(a.detached(), b.detached(), FLe.self, kernel: nil, op: "le") }
+    /// 1 where `a > b`, else 0.
+    public static func .> (a: Tensor, b: Tensor) -> Tensor { binaryRaw(a.detached(), b.detached(), FGt.self, kernel: nil, op: "gt") }
+    /// 1 where `a >= b`, else 0.
+    public static func .>= (a: Tensor, b: Tensor) -> Tensor { binaryRaw(a.detached(), b.detached(), FGe.self, kernel: nil, op: "ge") }
+
+    public static func .== (a: Tensor, s: Double) -> Tensor { a .== Tensor(scalar: s, dtype: a.dtype) }
+    public static func .!= (a: Tensor, s: Double) -> Tensor { a .!= Tensor(scalar: s, dtype: a.dtype) }
+    public static func .< (a: Tensor, s: Double) -> Tensor { a .< Tensor(scalar: s, dtype: a.dtype) }
+    public static func .<= (a: Tensor, s: Double) -> Tensor { a .<= Tensor(scalar: s, dtype: a.dtype) }
+    public static func .> (a: Tensor, s: Double) -> Tensor { a .> Tensor(scalar: s, dtype: a.dtype) }
+    public static func .>= (a: Tensor, s: Double) -> Tensor { a .>= Tensor(scalar: s, dtype: a.dtype) }
+
+    /// Chooses `a` where `condition` is non-zero and `b` elsewhere, with broadcasting of
+    /// all three (as `torch.where`). Differentiable in `a` and `b`.
+    public static func `where`(_ condition: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor {
+        let c = (condition.to(a.dtype) .!= 0)
+        let shape = Shape.broadcastOrTrap(Shape.broadcastOrTrap(c.shape, a.shape, op: "where"), b.shape, op: "where")
+        let cb = c.broadcast(to: shape).detached()
+        // Select rather than blend, so a non-finite value on the unselected side never
+        // leaks into the result (0·inf would be NaN).
+        let out = selectRaw(cb, a.detached().broadcast(to: shape), b.detached().broadcast(to: shape))
+        let sa = a.shape, sb = b.shape
+        return record(out, op: "Where", inputs: [a, b]) { g in
+            [(g * cb).sum(toShape: sa), (g * (1 - cb)).sum(toShape: sb)]
+        }
+    }
+
+    static func selectRaw(_ c: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor {
+        let out = Tensor(uninitializedShape: a.shape, dtype: a.dtype)
+        if a.dtype == .float32 {
+            let pc = c.pointer(Float.self), pa = a.pointer(Float.self), pb = b.pointer(Float.self), po = out.pointer(Float.self)
+            for i in 0..<out.count { po[i] = pc[i] != 0 ? pa[i] : pb[i] }
+        } else {
+            let pc = c.pointer(Double.self), pa = a.pointer(Double.self), pb = b.pointer(Double.self), po = out.pointer(Double.self)
+            for i in 0..<out.count { po[i] = pc[i] != 0 ? pa[i] : pb[i] }
+        }
+        return out
+    }
+}
+

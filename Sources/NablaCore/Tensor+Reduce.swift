@@ -1,0 +1,198 @@
+import CNablaKernels
+import RealModule
+
+/// The reductions implemented by one kernel.
+enum ReduceKind { case sum, max, min, argmax, argmin }
+
+extension Tensor {
+    /// Splits the shape around `axis` into (outer, length, inner) extents.
+
+    static func split(_ shape: [Int], at axis: Int) -> (Int, Int, Int) {
+        var outer = 1, inner = 1
+        for i in 0..<axis { outer *= shape[i] }
+        for i in (axis + 1)..<shape.count { inner *= shape[i] }
+        return (outer, shape[axis], inner)
+    }
+
+    /// Reduces one axis (keeping it with size 1). No autograd.
+    static func reduceRaw(_ x: Tensor, axis: Int, _ kind: ReduceKind) -> Tensor {
+        var outShape = x.shape
+        outShape[axis] = 1
+        let (outer, len, inner) = split(x.shape, at: axis)
+        if kind != .sum {
+            nablaCheck(len > 0, "\(kind): cannot reduce over an empty axis \(axis) of shape \(x.shape)")
+        }
+        let out = Tensor(uninitializedShape: outShape, dtype: x.dtype)
+        if x.dtype == .float32 {
+            let s = x.pointer(Float.self), d = out.pointer(Float.self)
+            if kind == .sum {
+                if inner == 1 {
+                    for o in 0..<outer { d[o] = Float(nabla_s_sum(s + o * len, len)) }
+                } else {
+                    for o in 0..<outer { nabla_s_sum_rows(s + o * len * inner, d + o * inner, len, inner) }
+                }
+            } else if inner == 1 && (kind == .max || kind == .min) {
+                for o in 0..<outer { d[o] = kind == .max ? nabla_s_max(s + o * len, len) : nabla_s_min(s + o * len, len) }
+            } else {
+                reduceGeneric(s, d, outer, len, inner, kind)
+            }
+        } else {
+            reduceGeneric(x.pointer(Double.self), out.pointer(Double.self), outer, len, inner, kind)
+        }
+        return out
+    }
+
+    static func reduceGeneric<T: TensorScalar>(_ s: UnsafeMutablePointer<T>, _ d: UnsafeMutablePointer<T>,
+                                               _ outer: Int, _ len: Int, _ inner: Int, _ kind: ReduceKind) {
+        for o in 0..<outer {
+            for i in 0..<inner {
+                let base = o * len * inner + i
+                switch kind {
+                case .sum:
+                    var acc: Double = 0
+                    for k in 0..<len { acc += Double(s[base + k * inner]) }
+                    d[o * inner + i] = T(acc)
+                case .max, .min:
+                    var best = s[base]
+                    for k in 1..<Swift.max(len, 1) {
+                        let v = s[base + k * inner]
+                        if v.isNaN || best.isNaN { best = .nan; break }
+                        if kind == .max ? v > best : v < best { best = v }
+                    }
+                    d[o * inner + i] = best
+                case .argmax, .argmin:
+                    var best = s[base], bi = 0
+                    for k in 1..<Swift.max(len, 1) {
+                        let v = s[base + k * inner]
+                        if best.isNaN { break }
+                        if v.isNaN || (kind == .argmax ? v > best : v < best) { best = v; bi = k }
+                    }
+                    d[o * inner + i] = T(bi)
+                }
+            }
+        }
+    }
+
+    /// Normalised, de-duplicated, ascending axes (all axes when nil).
+    func normalizedAxes(_ axes: [Int]?, op: String) -> [Int] {
+        guard let axes else { return Array(0..<rank) }
+        let n = axes.map { Shape.normalize(axis: $0, rank: rank, op: op) }
+        nablaCheck(Set(n).count == n.count, "\(op): axis repeated in \(axes)")
+        return n.sorted()
+    }
+
+    /// Shape after reducing `axes` with keep-dims.
+    func keptShape(_ axes: [Int]) -> [Int] {
+        var s = shape
+        for a in axes { s[a] = 1 }
+        return s
+    }
+
+    /// Applies a single-axis reduction over several axes (no autograd).
+    func reduceAxesRaw(_ axes: [Int], _ kind: ReduceKind, keepDims: Bool) -> Tensor {
+        var r = self.detached()
+        if kind == .sum && axes.count == rank && rank > 0 {
+            // Whole-tensor sum: one pass.
+            r = Tensor(scalar: dtype == .float32 ? nabla_s_sum(pointer(Float.self), count)
+                               : (0..<count).reduce(0.0) { $0 + pointer(Double.self)[$1] }, dtype: dtype)
+            return keepDims ? r.reshaped(keptShape(axes)) : r
+        }
+        for a in axes.reversed() { r = Tensor.reduceRaw(r, axis: a, kind) }
+        if !keepDims { r = r.reshaped(shape.enumerated().filter { !axes.contains($0.offset) }.map { $0.element }) }
+        return r
+    }
+
+    // MARK: Public reductions
+
+    /// Sum of all elements (a scalar).
+    public func sum() -> Tensor { sum(axes: nil) }
+
+    /// Sum over `axes` (all when nil), optionally keeping reduced axes with size 1.
+    public func sum(axes: [Int]?, keepDims: Bool = false) -> Tensor {
+        let ax = normalizedAxes(axes, op: "sum")
+        if ax.isEmpty { return self }
+        let out = reduceAxesRaw(ax, .sum, keepDims: keepDims)
+        let inShape = shape, kept = keptShape(ax)
+        return Tensor.record(out, op: "Sum", inputs: [self]) { g in [g.reshaped(kept).broadcast(to: inShape)] }
+    }
+    /// Sum over one axis.
+    public func sum(axis: Int, keepDims: Bool = false) -> Tensor { sum(axes: [axis], keepDims: keepDims) }
+
+    /// Mean of all elements.
+    public func mean() -> Tensor { mean(axes: nil) }
+    /// Mean over `axes` (all when nil).
+    public func mean(axes: [Int]?, keepDims: Bool = false) -> Tensor {
+        let ax = normalizedAxes(axes, op: "mean")
+        let n = ax.reduce(1) { $0 * shape[$1] }
+        return sum(axes: ax, keepDims: keepDims) / Double(Swift.max(n, 0))
+    }
+    /// Mean over one axis.
+    public func mean(axis: Int, keepDims: Bool = false) -> Tensor { mean(axes: [axis], keepDims: keepDims) }
+
+    /// Largest element over `axes` (all when nil); the gradient is shared evenly among ties.
+    public func max(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor { extremum(axes, keepDims, .max, "max") }
+    /// Largest element over one axis.
+    public func max(axis: Int, keepDims: Bool = false) -> Tensor { max(axes: [axis], keepDims: keepDims) }
+    /// Smallest element over `axes` (all when nil); the gradient is shared evenly among ties.
+    public func min(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor { extremum(axes, keepDims, .min, "min") }
+    /// Smallest element over one axis.
+    public func min(axis: Int, keepDims: Bool = false) -> Tensor { min(axes: [axis], keepDims: keepDims) }
+
+    private func extremum(_ axes: [Int]?, _ keepDims: Bool, _ kind: ReduceKind, _ op: String) -> Tensor {
+        let ax = normalizedAxes(axes, op: op)
+        nablaCheck(count > 0, "\(op): cannot reduce an empty tensor of shape \(shape)")
+        if ax.isEmpty { return self }
+        let out = reduceAxesRaw(ax, kind, keepDims: keepDims)
+        let x = detached(), kept = keptShape(ax)
+        return Tensor.record(out, op: op.capitalized, inputs: [self]) { g in
+            let m = out.reshaped(kept)
+            let mask = x .== m
+            let ties = mask.sum(axes: ax, keepDims: true)
+            return [mask * (g.reshaped(kept) / ties)]
+        }
+    }
+
+    /// Index of the largest element along `axis` (the first on ties), as values of this
+    /// tensor's dtype. Without an axis, the index into the flattened tensor.
+    public func argmax(axis: Int? = nil, keepDims: Bool = false) -> Tensor { argExtremum(axis, keepDims, .argmax) }
+    /// Index of the smallest element along `axis` (the first on ties).
+    public func argmin(axis: Int? = nil, keepDims: Bool = false) -> Tensor { argExtremum(axis, keepDims, .argmin) }
+
+    private func argExtremum(_ axis: Int?, _ keepDims: Bool, _ kind: ReduceKind) -> Tensor {
+        nablaCheck(count > 0, "\(kind): cannot reduce an empty tensor of shape \(shape)")
+        guard let axis else { return reshaped([count]).argExtremum(0, false, kind) }
+        let a = Shape.normalize(axis: axis, rank: rank, op: "\(kind)")
+        let r = Tensor.reduceRaw(detached(), axis: a, kind)
+        if keepDims { return r }
+        var s = shape; s.remove(at: a)
+        return r.reshaped(s)
+    }
+
+    /// Variance over `axes` (all when nil) with Bessel's `correction` (1 = unbiased,
+    /// PyTorch's default; 0 = population variance).
+    public func variance(axes: [Int]? = nil, correction: Int = 1, keepDims: Bool = false) -> Tensor {
+        let ax = normalizedAxes(axes, op: "variance")
+        let n = ax.reduce(1) { $0 * shape[$1] }
+        let mu = mean(axes: ax, keepDims: true)
+        let d = self - mu
+        return (d * d).sum(axes: ax, keepDims: keepDims) / Double(Swift.max(n - correction, 0))
+    }
+
+    /// Standard deviation (square root of ``variance(axes:correction:keepDims:)``).
+    public func standardDeviation(axes: [Int]? = nil, correction: Int = 1, keepDims: Bool = false) -> Tensor {
+        variance(axes: axes, correction: correction, keepDims: keepDims).sqrt()
+    }
+
+    /// log Σ exp(x) over `axes`, computed stably by subtracting the maximum first.
+    public func logSumExp(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
+        let ax = normalizedAxes(axes, op: "logSumExp")
+        var m = detached().max(axes: ax, keepDims: true)
+        // Rows that are entirely -inf would give inf - inf; shift them by 0 instead.
+        m = Tensor.where(m.abs() .== Double.infinity, Tensor.zeros(like: m), m)
+        let r = (self - m).exp().sum(axes: ax, keepDims: true).log() + m
+        if keepDims { return r }
+        return r.reshaped(shape.enumerated().filter { !ax.contains($0.offset) }.map { $0.element })
+    }
+    /// log Σ exp(x) over one axis.
+    public func logSumExp(axis: Int, keepDims: Bool = false) -> Tensor { logSumExp(axes: [axis], keepDims: keepDims) }
+}

@@ -1,0 +1,354 @@
+/// One entry of a slicing subscript: an integer (drops the axis), a range, or a
+/// strided range. `x[0..<2, .all, 3]` is PyTorch's `x[0:2, :, 3]`.
+public enum TensorIndex: Sendable, ExpressibleByIntegerLiteral {
+    /// A single position (negative counts from the end); the axis is removed.
+    case at(Int)
+    /// Positions `start ..< end` (nil end = to the end) every `step`.
+    case range(start: Int, end: Int?, step: Int)
+    /// The whole axis.
+    case all
+
+    public init(integerLiteral value: Int) { self = .at(value) }
+    /// A half-open range.
+    public static func r(_ r: Range<Int>, step: Int = 1) -> TensorIndex { .range(start: r.lowerBound, end: r.upperBound, step: step) }
+    /// Every `step`-th position of the axis.
+    public static func every(_ step: Int) -> TensorIndex { .range(start: 0, end: nil, step: step) }
+}
+
+/// Types usable inside a slicing subscript.
+public protocol TensorIndexConvertible { var tensorIndex: TensorIndex { get } }
+extension Int: TensorIndexConvertible { public var tensorIndex: TensorIndex { .at(self) } }
+extension Range<Int>: TensorIndexConvertible { public var tensorIndex: TensorIndex { .range(start: lowerBound, end: upperBound, step: 1) } }
+extension ClosedRange<Int>: TensorIndexConvertible { public var tensorIndex: TensorIndex { .range(start: lowerBound, end: upperBound + 1, step: 1) } }
+extension PartialRangeFrom<Int>: TensorIndexConvertible { public var tensorIndex: TensorIndex { .range(start: lowerBound, end: nil, step: 1) } }
+extension PartialRangeUpTo<Int>: TensorIndexConvertible { public var tensorIndex: TensorIndex { .range(start: 0, end: upperBound, step: 1) } }
+extension TensorIndex: TensorIndexConvertible { public var tensorIndex: TensorIndex { self } }
+
+extension Tensor {
+    // MARK: Reshaping (shares storage)
+
+    /// The same elements with a new shape; one dimension may be -1 (inferred).
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        var s = newShape
+        if let i = s.firstIndex(of: -1) {
+            let known = s.enumerated().filter { $0.offset != i }.reduce(1) { $0 * $1.element }
+            nablaCheck(known > 0 && count % known == 0, "reshape: cannot reshape \(shape) (\(count) elements) to \(newShape)")
+            s[i] = count / known
+        }
+        nablaCheck(s.allSatisfy { $0 >= 0 } && Shape.count(s) == count,
+                   "reshape: cannot reshape \(shape) (\(count) elements) to \(newShape)")
+        if s == shape { return self }
+        let inShape = shape
+        return Tensor.record(Tensor(storage: storage, shape: s), op: "Reshape", inputs: [self]) { g in [g.reshaped(inShape)] }
+    }
+    /// Reshaped with variadic dimensions.
+    public func reshaped(_ dims: Int...) -> Tensor { reshaped(dims) }
+
+    /// Collapses axes `start...end` into one (default: everything into a vector).
+    public func flattened(startAxis: Int = 0, endAxis: Int = -1) -> Tensor {
+        if rank == 0 { return reshaped([1]) }
+        let s = Shape.normalize(axis: startAxis, rank: rank, op: "flatten")
+        let e = Shape.normalize(axis: endAxis, rank: rank, op: "flatten")
+        nablaCheck(s <= e, "flatten: start axis \(startAxis) is after end axis \(endAxis)")
+        let mid = shape[s...e].reduce(1, *)
+        return reshaped(Array(shape[..<s]) + [mid] + Array(shape[(e + 1)...]))
+    }
+
+    /// Removes axes of size 1 (only `axis` when given).
+    public func squeezed(axis: Int? = nil) -> Tensor {
+        if let axis {
+            let a = Shape.normalize(axis: axis, rank: rank, op: "squeeze")
+            if shape[a] != 1 { return self }
+            var s = shape; s.remove(at: a); return reshaped(s)
+        }
+        return reshaped(shape.filter { $0 != 1 })
+    }
+
+    /// Inserts an axis of size 1 at `axis` (which may be `rank`; negative counts from the end).
+    public func unsqueezed(axis: Int) -> Tensor {
+        let a = axis < 0 ? axis + rank + 1 : axis
+        nablaCheck(a >= 0 && a <= rank, "unsqueeze: axis \(axis) is out of range for a tensor of rank \(rank)")
+        var s = shape; s.insert(1, at: a); return reshaped(s)
+    }
+
+    // MARK: Permutations
+
+    /// Reorders the axes: result axis i is input axis `axes[i]`.
+    public func permuted(_ axes: [Int]) -> Tensor {
+        nablaCheck(axes.count == rank, "permute: \(axes) does not list the \(rank) axes of shape \(shape)")
+        let ax = axes.map { Shape.normalize(axis: $0, rank: rank, op: "permute") }
+        nablaCheck(Set(ax).count == rank, "permute: \(axes) is not a permutation of the axes of shape \(shape)")
+        if ax == Array(0..<rank) { return self }
+        let st = Shape.strides(shape)
+        let out = Tensor.stridedCopy(self, shape: ax.map { shape[$0] }, strides: ax.map { st[$0] })
+        var inverse = [Int](repeating: 0, count: rank)
+        for (i, a) in ax.enumerated() { inverse[a] = i }
+        return Tensor.record(out, op: "Permute", inputs: [self]) { g in [g.permuted(inverse)] }
+    }
+    /// Reorders the axes (variadic form).
+    public func permuted(_ axes: Int...) -> Tensor { permuted(axes) }
+
+    /// Swaps two axes (default: the last two, i.e. the matrix transpose).
+    public func transposed(_ a: Int = -2, _ b: Int = -1) -> Tensor {
+        if rank < 2 { return self }
+        var p = Array(0..<rank)
+        p.swapAt(Shape.normalize(axis: a, rank: rank, op: "transpose"), Shape.normalize(axis: b, rank: rank, op: "transpose"))
+        return permuted(p)
+    }
+    /// The matrix transpose of a rank-2 tensor (swaps the last two axes).
+    public var T: Tensor { transposed() }
+
+    /// This tensor repeated along broadcast dimensions to `shape` (PyTorch's `expand`,
+    /// though the result owns its memory). The gradient sums back.
+    public func broadcast(to target: [Int]) -> Tensor {
+        if target == shape { return self }
+        nablaCheck(Shape.broadcast(shape, target) == target, "expand: shape \(shape) cannot be broadcast to \(target)")
+        let out = Tensor.stridedCopy(self, shape: target, strides: Shape.broadcastStrides(from: shape, to: target))
+        let inShape = shape
+        return Tensor.record(out, op: "Expand", inputs: [self]) { g in [g.sum(toShape: inShape)] }
+    }
+
+    // MARK: Slicing
+
+    /// A slice: `x[1..<3, TensorIndex.all, 0]`. Integers remove their axis; axes not
+    /// mentioned are taken whole.
+    public subscript(_ indices: any TensorIndexConvertible...) -> Tensor {
+        slice(indices.map { $0.tensorIndex })
+    }
+
+    /// A slice described by one ``TensorIndex`` per leading axis.
+    public func slice(_ indices: [TensorIndex]) -> Tensor {
+        nablaCheck(indices.count <= rank, "slice: \(indices.count) indices for a tensor of shape \(shape)")
+        let st = Shape.strides(shape)
+        var offset = 0
+        var outShape: [Int] = [], outStrides: [Int] = [], keptShape: [Int] = []
+        for axis in 0..<rank {
+            let d = shape[axis]
+            let ix = axis < indices.count ? indices[axis] : .all
+            switch ix {
+            case .at(let i):
+                let j = i < 0 ? i + d : i
+                nablaCheck(j >= 0 && j < d, "slice: index \(i) is out of range for axis \(axis) of size \(d) (shape \(shape))")
+                offset += j * st[axis]
+                keptShape.append(1)
+            case .all:
+                outShape.append(d); outStrides.append(st[axis]); keptShape.append(d)
+            case .range(let s0, let e0, let step):
+                nablaCheck(step > 0, "slice: step must be positive, got \(step) for axis \(axis)")
+                let s = Swift.min(Swift.max(s0 < 0 ? s0 + d : s0, 0), d)
+                let e = Swift.min(Swift.max((e0 ?? d) < 0 ? (e0 ?? d) + d : (e0 ?? d), s), d)
+                let n = (e - s + step - 1) / step
+                offset += s * st[axis]
+                outShape.append(n); outStrides.append(st[axis] * step); keptShape.append(n)
+            }
+        }
+        let out = Tensor.stridedCopy(self, shape: outShape, strides: outStrides, offset: offset)
+        let inShape = shape, dt = dtype
+        return Tensor.record(out, op: "Slice", inputs: [self]) { g in
+            var full = Tensor.zeros(inShape, dtype: dt)
+            full.stridedAddInPlace(g.to(dt), shape: outShape, strides: outStrides, offset: offset)
+            return [full]
+        }
+    }
+
+    /// Positions `start ..< end` every `step` along `axis`.
+    public func slice(axis: Int, _ start: Int, _ end: Int? = nil, step: Int = 1) -> Tensor {
+        let a = Shape.normalize(axis: axis, rank: rank, op: "slice")
+        var ix = [TensorIndex](repeating: .all, count: a + 1)
+        ix[a] = .range(start: start, end: end, step: step)
+        return slice(ix)
+    }
+
+    /// `self[offset + Σ idx·strides] += src[idx]` for every index of `shape` (no autograd).
+    mutating func stridedAddInPlace(_ src: Tensor, shape: [Int], strides: [Int], offset: Int) {
+        makeUnique()
+        let zeros = [Int](repeating: 0, count: shape.count)
+        if dtype == .float32 {
+            let d = pointer(Float.self) + offset, s = src.pointer(Float.self)
+            Tensor.forEachRow(shape: shape, strides, zeros) { o, od, _, len, id, _ in
+                for j in 0..<len { d[od + j * id] += s[o + j] }
+            }
+        } else {
+            let d = pointer(Double.self) + offset, s = src.pointer(Double.self)
+            Tensor.forEachRow(shape: shape, strides, zeros) { o, od, _, len, id, _ in
+                for j in 0..<len { d[od + j * id] += s[o + j] }
+            }
+        }
+    }
+
+    // MARK: Indexing with index tensors
+
+    /// The entries at `indices` along `axis` (PyTorch's `index_select`). Gradients
+    /// scatter-add back, so repeated indices accumulate.
+    public func indexSelect(axis: Int, _ indices: [Int]) -> Tensor {
+        let a = Shape.normalize(axis: axis, rank: rank, op: "indexSelect")
+        let (outer, len, inner) = Tensor.split(shape, at: a)
+        for i in indices {
+            nablaCheck(i >= 0 && i < len, "indexSelect: index \(i) is out of range for axis \(axis) of size \(len) (shape \(shape))")
+        }
+        var outShape = shape; outShape[a] = indices.count
+        let out = Tensor(uninitializedShape: outShape, dtype: dtype)
+        let bs = dtype.byteSize
+        let src = storage.raw, dst = out.storage.raw
+        for o in 0..<outer {
+            for (k, i) in indices.enumerated() {
+                (dst + ((o * indices.count + k) * inner) * bs).copyMemory(from: src + ((o * len + i) * inner) * bs, byteCount: inner * bs)
+            }
+        }
+        let inShape = shape, dt = dtype
+        return Tensor.record(out, op: "IndexSelect", inputs: [self]) { g in
+            let g = g.to(dt)
+            var full = Tensor.zeros(inShape, dtype: dt)
+            for o in 0..<outer {
+                for (k, i) in indices.enumerated() {
+                    for j in 0..<inner {
+                        let d = (o * len + i) * inner + j, s = (o * indices.count + k) * inner + j
+                        if dt == .float32 { full.pointer(Float.self)[d] += g.pointer(Float.self)[s] }
+                        else { full.pointer(Double.self)[d] += g.pointer(Double.self)[s] }
+                    }
+                }
+            }
+            return [full]
+        }
+    }
+
+    /// `indexSelect` with the indices held in a tensor (integer values of any dtype);
+    /// the result's axis `axis` is replaced by the index tensor's shape.
+    public func indexSelect(axis: Int, _ indices: Tensor) -> Tensor {
+        let idx = indices.integerValues(op: "indexSelect")
+        let a = Shape.normalize(axis: axis, rank: rank, op: "indexSelect")
+        let r = indexSelect(axis: a, idx)
+        return r.reshaped(Array(shape[..<a]) + indices.shape + Array(shape[(a + 1)...]))
+    }
+
+    /// Values picked along `axis` by `index` (PyTorch's `gather`): for rank 2 and axis 1,
+    /// `out[i][j] = self[i][index[i][j]]`. `index` has this tensor's rank.
+    public func gather(axis: Int, _ index: Tensor) -> Tensor {
+        let a = Shape.normalize(axis: axis, rank: rank, op: "gather")
+        nablaCheck(index.rank == rank, "gather: index of shape \(index.shape) must have the rank of the input \(shape)")
+        for d in 0..<rank where d != a {
+            nablaCheck(index.shape[d] <= shape[d], "gather: index shape \(index.shape) exceeds input shape \(shape) at axis \(d)")
+        }
+        let idx = index.integerValues(op: "gather")
+        let len = shape[a]
+        for i in idx { nablaCheck(i >= 0 && i < len, "gather: index \(i) is out of range for axis \(axis) of size \(len) (shape \(shape))") }
+        let st = Shape.strides(shape)
+        let ist = Shape.strides(index.shape)
+        // Flat source offset for each output element.
+        var offsets = [Int](repeating: 0, count: idx.count)
+        for f in 0..<idx.count {
+            var rem = f, off = 0
+            for d in 0..<rank {
+                let c = rem / ist[d]; rem %= ist[d]
+                off += (d == a ? idx[f] : c) * st[d]
+            }
+            offsets[f] = off
+        }
+        var out = Tensor(uninitializedShape: index.shape, dtype: dtype)
+        for (f, o) in offsets.enumerated() {
+            if dtype == .float32 { out.pointer(Float.self)[f] = pointer(Float.self)[o] } else { out.pointer(Double.self)[f] = pointer(Double.self)[o] }
+        }
+        let inShape = shape, dt = dtype
+        out = Tensor.record(out, op: "Gather", inputs: [self]) { g in
+            let g = g.to(dt)
+            var full = Tensor.zeros(inShape, dtype: dt)
+            for (f, o) in offsets.enumerated() { full.addScalar(g.scalar(at: f), at: o) }
+            return [full]
+        }
+        return out
+    }
+
+    /// Adds `v` at flat position `o` (helper for scatter-style backward rules).
+    mutating func addScalar(_ v: Double, at o: Int) {
+        makeUnique()
+        if dtype == .float32 { pointer(Float.self)[o] += Float(v) } else { pointer(Double.self)[o] += v }
+    }
+
+    /// The elements as integers, trapping if any is not integral.
+    public func integerValues(op: String) -> [Int] {
+        (0..<count).map { i in
+            let v = scalar(at: i)
+            nablaCheck(v == v.rounded() && Swift.abs(v) < 9e15, "\(op): index tensor holds \(v), which is not an integer")
+            return Int(v)
+        }
+    }
+
+    // MARK: Joining and splitting
+
+    /// Joins tensors along an existing axis; all other dimensions must agree.
+    public static func concatenate(_ tensors: [Tensor], axis: Int = 0) -> Tensor {
+        nablaCheck(!tensors.isEmpty, "concatenate: no tensors given")
+        let first = tensors[0]
+        let a = Shape.normalize(axis: axis, rank: first.rank, op: "concatenate")
+        for (k, t) in tensors.enumerated() {
+            nablaCheck(t.dtype == first.dtype, "concatenate: tensor \(k) is \(t.dtype), tensor 0 is \(first.dtype)")
+            nablaCheck(t.rank == first.rank && (0..<t.rank).allSatisfy { $0 == a || t.shape[$0] == first.shape[$0] },
+                       "concatenate: tensor \(k) has shape \(t.shape), incompatible with \(first.shape) along axis \(axis)")
+        }
+        var outShape = first.shape
+        outShape[a] = tensors.reduce(0) { $0 + $1.shape[a] }
+        let out = Tensor(uninitializedShape: outShape, dtype: first.dtype)
+        let (outer, _, inner) = split(outShape, at: a)
+        let bs = first.dtype.byteSize
+        var pos = 0
+        for t in tensors {
+            let len = t.shape[a]
+            for o in 0..<outer {
+                (out.storage.raw + ((o * outShape[a] + pos) * inner) * bs)
+                    .copyMemory(from: t.storage.raw + (o * len * inner) * bs, byteCount: len * inner * bs)
+            }
+            pos += len
+        }
+        let sizes = tensors.map { $0.shape[a] }
+        return record(out, op: "Cat", inputs: tensors) { g in g.split(sizes: sizes, axis: a).map { Optional($0) } }
+    }
+
+    /// Joins tensors of equal shape along a new axis.
+    public static func stack(_ tensors: [Tensor], axis: Int = 0) -> Tensor {
+        nablaCheck(!tensors.isEmpty, "stack: no tensors given")
+        for (k, t) in tensors.enumerated() {
+            nablaCheck(t.shape == tensors[0].shape, "stack: tensor \(k) has shape \(t.shape), tensor 0 has \(tensors[0].shape)")
+        }
+        return concatenate(tensors.map { $0.unsqueezed(axis: axis) }, axis: axis < 0 ? axis : axis)
+    }
+
+    /// Splits along `axis` into pieces of the given sizes (which must add up to the axis).
+    public func split(sizes: [Int], axis: Int = 0) -> [Tensor] {
+        let a = Shape.normalize(axis: axis, rank: rank, op: "split")
+        nablaCheck(sizes.reduce(0, +) == shape[a] && sizes.allSatisfy { $0 >= 0 },
+                   "split: sizes \(sizes) do not add up to \(shape[a]), the size of axis \(axis) of \(shape)")
+        var start = 0
+        return sizes.map { n in
+            defer { start += n }
+            return slice(axis: a, start, start + n)
+        }
+    }
+
+    /// Splits along `axis` into `chunks` nearly equal pieces (the last may be smaller).
+    public func chunked(_ chunks: Int, axis: Int = 0) -> [Tensor] {
+        let a = Shape.normalize(axis: axis, rank: rank, op: "chunk")
+        nablaCheck(chunks > 0, "chunk: number of chunks must be positive, got \(chunks)")
+        let each = (shape[a] + chunks - 1) / chunks
+        var sizes: [Int] = []
+        var left = shape[a]
+        while left > 0 { sizes.append(Swift.min(each, left)); left -= each }
+        return split(sizes: sizes, axis: a)
+    }
+
+    /// Pads with `value`: `widths[i] = (before, after)` for axis i (missing trailing
+    /// axes are not padded).
+    public func padded(_ widths: [(Int, Int)], value: Double = 0) -> Tensor {
+        nablaCheck(widths.count <= rank, "pad: \(widths.count) pad widths for a tensor of shape \(shape)")
+        nablaCheck(widths.allSatisfy { $0.0 >= 0 && $0.1 >= 0 }, "pad: negative pad width in \(widths)")
+        let w = widths + Array(repeating: (0, 0), count: rank - widths.count)
+        let outShape = zip(shape, w).map { $0 + $1.0 + $1.1 }
+        var out = Tensor(repeating: value, shape: outShape, dtype: dtype)
+        let ost = Shape.strides(outShape)
+        let offset = zip(w, ost).reduce(0) { $0 + $1.0.0 * $1.1 }
+        // Write the interior: out[offset + idx·ost] = 0 + self (out holds `value` there).
+        let interior = self.detached() - Tensor(scalar: value, dtype: dtype)
+        out.stridedAddInPlace(interior, shape: shape, strides: ost, offset: offset)
+        let ix = w.enumerated().map { TensorIndex.range(start: $0.element.0, end: $0.element.0 + shape[$0.offset], step: 1) }
+        return Tensor.record(out, op: "Pad", inputs: [self]) { g in [g.slice(ix)] }
+    }
+}
