@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "NablaNN", targets: ["NablaNN"]),
         .library(name: "NablaData", targets: ["NablaData"]),
         .library(name: "NablaIO", targets: ["NablaIO"]),
+        .library(name: "NablaTraining", targets: ["NablaTraining"]),
         .executable(name: "nabla", targets: ["nabla"]),
     ],
     dependencies: [
@@ -28,7 +29,8 @@ let package = Package(
         .target(name: "NablaNN", dependencies: ["NablaCore"]),
         .target(name: "NablaData", dependencies: ["NablaCore", "CZlib"], resources: [.copy("Resources")]),
         .target(name: "NablaIO", dependencies: ["NablaCore", "NablaNN", .product(name: "Yams", package: "Yams")]),
-        .target(name: "Nabla", dependencies: ["NablaCore", "NablaNN", "NablaData", "NablaIO"]),
+        .target(name: "NablaTraining", dependencies: ["NablaCore", "NablaNN", "NablaData", "NablaIO"]),
+        .target(name: "Nabla", dependencies: ["NablaCore", "NablaNN", "NablaData", "NablaIO", "NablaTraining"]),
         .executableTarget(name: "nabla", dependencies: ["Nabla", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "_NablaTestSupport", dependencies: ["NablaCore"]),
         .executableTarget(name: "NablaBenchmarks", dependencies: ["Nabla"]),
@@ -36,6 +38,7 @@ let package = Package(
         .testTarget(name: "NablaNNTests", dependencies: ["NablaNN", "_NablaTestSupport"]),
         .testTarget(name: "NablaDataTests", dependencies: ["NablaData", "_NablaTestSupport"]),
         .testTarget(name: "NablaIOTests", dependencies: ["NablaIO", "_NablaTestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "NablaTrainingTests", dependencies: ["NablaTraining", "_NablaTestSupport"]),
         .testTarget(name: "NablaCLITests", dependencies: ["_NablaTestSupport"]),
     ]
 )

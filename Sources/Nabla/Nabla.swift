@@ -3,3 +3,4 @@
 @_exported import NablaNN
 @_exported import NablaData
 @_exported import NablaIO
+@_exported import NablaTraining

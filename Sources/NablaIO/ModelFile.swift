@@ -1,0 +1,84 @@
+import Foundation
+import NablaCore
+import NablaNN
+
+extension SafeTensorEntry {
+    /// An entry holding a tensor's values in its own dtype (F32 or F64).
+    public init(name: String, tensor: Tensor) throws {
+        switch tensor.dtype {
+        case .float32: try self.init(name: name, shape: tensor.shape, floats: tensor.floats, dtype: .float32)
+        case .float64: try self.init(name: name, shape: tensor.shape, doubles: tensor.doubles)
+        }
+    }
+
+    /// The entry as a tensor: F64 stays float64, every other dtype becomes float32
+    /// (integers and booleans by value, F16/BF16 widened).
+    public func tensor() -> Tensor {
+        dtype == .float64 ? Tensor(doubles(), shape: shape) : Tensor(floats(), shape: shape)
+    }
+}
+
+/// Saving and loading models as safetensors files whose metadata carries the
+/// architecture, so that a file alone is enough to rebuild and run the model.
+///
+/// Tensor names are the module's state-dict names (`layers.0.weight`), so the file loads
+/// in Python with `safetensors.torch.load_file` and matches an equivalent
+/// `torch.nn.Sequential`. Extra tensors (a checkpoint's optimizer state) are stored under
+/// prefixed names such as `optimizer.…`.
+public enum ModelFile {
+    /// Metadata key holding the architecture as JSON.
+    public static let architectureKey = "nabla.architecture"
+    /// Metadata key holding the format marker.
+    public static let formatKey = "format"
+
+    /// The contents of a model file.
+    public struct Contents {
+        /// The architecture.
+        public var spec: ModelSpec
+        /// The rebuilt model with the saved weights.
+        public var model: Sequential
+        /// All metadata (including the architecture).
+        public var metadata: [String: String]
+        /// Tensors that are not model state (e.g. `optimizer.*`), by name.
+        public var extraTensors: [String: Tensor]
+    }
+
+    /// Writes the model's state and architecture (plus `metadata` and `extraTensors`) to
+    /// `path`, atomically (temporary file, then rename).
+    public static func save(_ model: Module, spec: ModelSpec, to path: String, metadata: [String: String] = [:],
+                            extraTensors: [String: Tensor] = [:]) throws {
+        var entries: [SafeTensorEntry] = []
+        for (name, t) in model.orderedStateDict() { entries.append(try SafeTensorEntry(name: name, tensor: t)) }
+        for (name, t) in extraTensors.sorted(by: { $0.key < $1.key }) { entries.append(try SafeTensorEntry(name: name, tensor: t)) }
+        var meta = metadata
+        meta[formatKey] = "pt"
+        meta[architectureKey] = spec.json()
+        try SafeTensorsFile(entries: entries, metadata: meta).write(to: path)
+    }
+
+    /// Reads a model file: rebuilds the architecture and loads the weights, checking every
+    /// name and shape. Throws a one-line error naming the file and what disagrees.
+    public static func load(_ path: String) throws -> Contents {
+        let file = try SafeTensorsFile.read(contentsOf: path)
+        guard let json = file.metadata[architectureKey] else {
+            throw ModelSpecError(message: "\(path): not a Nabla model file (no '\(architectureKey)' in the safetensors metadata)")
+        }
+        let spec = try ModelSpec.parse(json, source: "\(path) (architecture metadata)")
+        let model = try spec.build(generator: RandomGenerator(seed: 0))
+        let expected = Set(model.orderedStateDict().map(\.name))
+        var state: [String: Tensor] = [:], extra: [String: Tensor] = [:]
+        for name in file.names {
+            let t = file[name]!.tensor()
+            if expected.contains(name) { state[name] = t } else { extra[name] = t }
+        }
+        // Extra tensors other than known prefixes are unexpected keys for the model.
+        let unexpected = extra.keys.filter { !$0.hasPrefix("optimizer.") && !$0.hasPrefix("nabla.") }
+        for k in unexpected { state[k] = extra.removeValue(forKey: k) }
+        do {
+            try model.loadStateDict(state, strict: true)
+        } catch let e as StateDictError {
+            throw ModelSpecError(message: "\(path): weights do not match the architecture: \(e.description.replacingOccurrences(of: "\n", with: "; "))")
+        }
+        return Contents(spec: spec, model: model, metadata: file.metadata, extraTensors: extra)
+    }
+}

@@ -1,0 +1,221 @@
+import Foundation
+import NablaCore
+import NablaNN
+import Yams
+
+/// One layer of a ``ModelSpec``: a type name and the options that type takes.
+///
+/// In YAML: `{type: linear, out: 128}`, `{type: relu}`, `{type: dropout, p: 0.2}`,
+/// `{type: leaky_relu, alpha: 0.1}`, `{type: maxout, out: 32, pieces: 3}`,
+/// `{type: flatten}`, `{type: reshape, shape: [8, 8]}`. A linear layer's input size is
+/// inferred from the previous layer; `in` may be given and is then checked.
+public struct LayerSpec: Codable, Equatable, Sendable {
+    /// The layer type (see ``ModelSpec/layerTypes``).
+    public var type: String
+    /// Output features (linear, maxout).
+    public var out: Int?
+    /// Input features (optional; checked against the previous layer).
+    public var `in`: Int?
+    /// Whether a linear layer has a bias (default true).
+    public var bias: Bool?
+    /// Dropout probability.
+    public var p: Double?
+    /// Slope or scale (leaky_relu, elu).
+    public var alpha: Double?
+    /// Affine pieces of a maxout layer.
+    public var pieces: Int?
+    /// Target shape of a reshape layer (per example).
+    public var shape: [Int]?
+    /// Axis of softmax / log_softmax.
+    public var axis: Int?
+
+    /// A layer spec of the given type.
+    public init(type: String, out: Int? = nil, in: Int? = nil, bias: Bool? = nil, p: Double? = nil, alpha: Double? = nil,
+                pieces: Int? = nil, shape: [Int]? = nil, axis: Int? = nil) {
+        self.type = type; self.out = out; self.in = `in`; self.bias = bias; self.p = p; self.alpha = alpha
+        self.pieces = pieces; self.shape = shape; self.axis = axis
+    }
+}
+
+/// An error in an architecture description: an unknown layer, a missing option or
+/// sizes that do not fit together. Says which layer.
+public struct ModelSpecError: Error, CustomStringConvertible, LocalizedError, Sendable {
+    /// What was wrong and where.
+    public let message: String
+    /// An error with the given one-line message.
+    public init(message: String) { self.message = message }
+    public var description: String { message }
+    public var errorDescription: String? { message }
+}
+
+/// A model architecture as data: the input shape of one example and a list of layers.
+///
+/// It is what `nabla train --model FILE` reads (YAML or JSON) and what a saved model file
+/// carries in its metadata, so that the file alone is enough to rebuild the model.
+///
+/// ```yaml
+/// input: [64]
+/// layers:
+///   - {type: linear, out: 128}
+///   - {type: relu}
+///   - {type: linear, out: 10}
+/// ```
+public struct ModelSpec: Codable, Equatable, Sendable {
+    /// The shape of one input example (without the batch axis).
+    public var input: [Int]
+    /// The layers in order.
+    public var layers: [LayerSpec]
+
+    /// A spec from its parts.
+    public init(input: [Int], layers: [LayerSpec]) { self.input = input; self.layers = layers }
+
+    /// The activation names accepted as layer types.
+    public static let activations = ["identity", "binary_step", "heaviside", "sign", "sigmoid", "tanh", "hard_tanh",
+                                     "hard_sigmoid", "piecewise_linear", "relu", "relu6", "leaky_relu", "elu", "selu",
+                                     "gelu", "gelu_tanh", "softplus", "silu", "mish", "softmax", "log_softmax"]
+    /// Every accepted layer type.
+    public static let layerTypes = ["linear", "dropout", "flatten", "reshape", "maxout"] + activations
+
+    /// A multilayer perceptron: `inputs → hidden… → outputs` with `activation` between.
+    public static func mlp(inputs: Int, hidden: [Int], outputs: Int, activation: String = "relu", dropout: Double = 0) -> ModelSpec {
+        var layers: [LayerSpec] = []
+        for h in hidden {
+            layers.append(LayerSpec(type: "linear", out: h))
+            layers.append(LayerSpec(type: activation))
+            if dropout > 0 { layers.append(LayerSpec(type: "dropout", p: dropout)) }
+        }
+        layers.append(LayerSpec(type: "linear", out: outputs))
+        return ModelSpec(input: [inputs], layers: layers)
+    }
+
+    /// Parses YAML or JSON (JSON is YAML), naming `source` in errors.
+    public static func parse(_ text: String, source: String = "<model>") throws -> ModelSpec {
+        do {
+            return try YAMLDecoder().decode(ModelSpec.self, from: text)
+        } catch let e as DecodingError {
+            throw ModelSpecError(message: "\(source): \(describe(e))")
+        } catch {
+            throw ModelSpecError(message: "\(source): not valid YAML or JSON: \(error)")
+        }
+    }
+
+    /// Reads a YAML or JSON file.
+    public static func read(contentsOf path: String) throws -> ModelSpec {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ModelSpecError(message: "\(path): cannot read the architecture file")
+        }
+        return try parse(text, source: path)
+    }
+
+    static func describe(_ e: DecodingError) -> String {
+        func path(_ c: [CodingKey]) -> String {
+            c.map { $0.intValue.map { "[\($0)]" } ?? "." + $0.stringValue }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        }
+        switch e {
+        case .keyNotFound(let k, let c): return "missing key '\(k.stringValue)' at \(path(c.codingPath).isEmpty ? "top level" : path(c.codingPath))"
+        case .typeMismatch(_, let c), .valueNotFound(_, let c): return "wrong type at \(path(c.codingPath)): \(c.debugDescription)"
+        case .dataCorrupted(let c): return "invalid data at \(path(c.codingPath)): \(c.debugDescription)"
+        @unknown default: return "\(e)"
+        }
+    }
+
+    /// Compact JSON (stored in model files).
+    public func json() -> String {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        return String(data: try! enc.encode(self), encoding: .utf8)!
+    }
+
+    /// The number of outputs of the last layer (for an MLP: classes or targets).
+    public func outputShape() throws -> [Int] { try validated().last ?? input }
+
+    /// Checks every layer and returns the per-example shape after each one.
+    @discardableResult
+    public func validated() throws -> [[Int]] {
+        guard !input.isEmpty, input.allSatisfy({ $0 > 0 }) else {
+            throw ModelSpecError(message: "architecture: input shape \(input) must be non-empty with positive sizes")
+        }
+        guard !layers.isEmpty else { throw ModelSpecError(message: "architecture: no layers") }
+        var shape = input
+        var shapes: [[Int]] = []
+        for (i, l) in layers.enumerated() {
+            let at = "architecture: layer \(i) (\(l.type))"
+            func need(_ v: Int?, _ name: String) throws -> Int {
+                guard let v else { throw ModelSpecError(message: "\(at): missing '\(name)'") }
+                guard v > 0 else { throw ModelSpecError(message: "\(at): '\(name)' must be positive, got \(v)") }
+                return v
+            }
+            switch l.type {
+            case "linear", "maxout":
+                let out = try need(l.out, "out")
+                if l.type == "maxout" { _ = try need(l.pieces, "pieces") }
+                let inF = shape.last!
+                if let declared = l.in, declared != inF {
+                    throw ModelSpecError(message: "\(at): declares in = \(declared) but the previous layer produces \(inF) features (shape \(shape))")
+                }
+                shape[shape.count - 1] = out
+            case "dropout":
+                if let p = l.p, !(p >= 0 && p < 1) { throw ModelSpecError(message: "\(at): p must be in [0, 1), got \(p)") }
+            case "flatten":
+                shape = [shape.reduce(1, *)]
+            case "reshape":
+                guard let s = l.shape, s.allSatisfy({ $0 > 0 }), s.reduce(1, *) == shape.reduce(1, *) else {
+                    throw ModelSpecError(message: "\(at): shape \(l.shape.map { "\($0)" } ?? "missing") does not hold the \(shape.reduce(1, *)) values of shape \(shape)")
+                }
+                shape = s
+            case let t where ModelSpec.activations.contains(t):
+                break
+            default:
+                throw ModelSpecError(message: "\(at): unknown layer type '\(l.type)'; known types: \(ModelSpec.layerTypes.joined(separator: ", "))")
+            }
+            shapes.append(shape)
+        }
+        return shapes
+    }
+
+    /// Builds the model (a ``Sequential``), initialising parameters from `generator`.
+    public func build(generator: RandomGenerator = .global) throws -> Sequential {
+        let shapes = try validated()
+        var modules: [Module] = []
+        var shape = input
+        for (i, l) in layers.enumerated() {
+            switch l.type {
+            case "linear": modules.append(Linear(shape.last!, l.out!, bias: l.bias ?? true, generator: generator))
+            case "maxout": modules.append(Maxout(shape.last!, l.out!, pieces: l.pieces!, generator: generator))
+            case "dropout": modules.append(Dropout(l.p ?? 0.5, generator: generator))
+            case "flatten": modules.append(Flatten())
+            case "reshape": modules.append(Reshape(l.shape!))
+            default: modules.append(ModelSpec.activationLayer(l))
+            }
+            shape = shapes[i]
+        }
+        return Sequential(modules)
+    }
+
+    static func activationLayer(_ l: LayerSpec) -> Module {
+        switch l.type {
+        case "identity": return Identity()
+        case "binary_step": return BinaryStep()
+        case "heaviside": return Heaviside()
+        case "sign": return Sign()
+        case "sigmoid": return Sigmoid()
+        case "tanh": return Tanh()
+        case "hard_tanh": return HardTanh()
+        case "hard_sigmoid": return HardSigmoid()
+        case "piecewise_linear": return PiecewiseLinear()
+        case "relu": return ReLU()
+        case "relu6": return ReLU6()
+        case "leaky_relu": return LeakyReLU(l.alpha ?? 0.01)
+        case "elu": return ELU(alpha: l.alpha ?? 1)
+        case "selu": return SELU()
+        case "gelu": return GELU()
+        case "gelu_tanh": return GELU(approximation: .tanh)
+        case "softplus": return Softplus()
+        case "silu": return SiLU()
+        case "mish": return Mish()
+        case "softmax": return Softmax(axis: l.axis ?? -1)
+        case "log_softmax": return LogSoftmax(axis: l.axis ?? -1)
+        default: nablaFail("ModelSpec: unknown activation \(l.type)")
+        }
+    }
+}

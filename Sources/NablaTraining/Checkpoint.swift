@@ -1,0 +1,99 @@
+import Foundation
+import NablaCore
+import NablaNN
+import NablaData
+import NablaIO
+
+/// What a saved model needs besides its weights to be used on new data: the task, the
+/// number of classes, the loss and the input preprocessing.
+public struct ModelInfo: Sendable, Equatable {
+    /// Classification or regression.
+    public var task: TaskKind
+    /// Number of classes (classification).
+    public var classCount: Int?
+    /// The loss it was trained with.
+    public var loss: TrainingLoss
+    /// The input transformation fitted on the training data.
+    public var preprocessing: Preprocessing
+    /// The data set it was trained on (informational).
+    public var dataName: String
+
+    /// Creates model info.
+    public init(task: TaskKind, classCount: Int?, loss: TrainingLoss, preprocessing: Preprocessing, dataName: String) {
+        self.task = task; self.classCount = classCount; self.loss = loss; self.preprocessing = preprocessing; self.dataName = dataName
+    }
+}
+
+/// Training checkpoints: one safetensors file with the model's weights and architecture,
+/// the optimizer's state, the epoch, the random generators' states and the history, so a
+/// resumed run continues exactly as an uninterrupted one would.
+///
+/// A checkpoint is also a complete model file for `nabla evaluate` and `nabla predict`.
+public enum Checkpoint {
+    /// Writes a checkpoint of `trainer` atomically.
+    public static func save(_ trainer: Trainer, spec: ModelSpec, info: ModelInfo, to path: String) throws {
+        var meta: [String: String] = [
+            "nabla.epoch": String(trainer.completedEpochs),
+            "nabla.step": String(trainer.step),
+            "nabla.rng.shuffle": trainer.shuffleGenerator.state.map(String.init).joined(separator: ","),
+            "nabla.rng.global": RandomGenerator.global.state.map(String.init).joined(separator: ","),
+            "nabla.history": trainer.history.json(),
+            "nabla.task": info.task.rawValue,
+            "nabla.loss": info.loss.rawValue,
+            "nabla.preprocessing": info.preprocessing.json(),
+            "nabla.data": info.dataName,
+            "nabla.optimizer": trainer.optimizer.name,
+            "nabla.lr": "\(trainer.optimizer.learningRate)",
+        ]
+        if let c = info.classCount { meta["nabla.classes"] = String(c) }
+        let state = trainer.optimizer.stateDict()
+        for (k, v) in state.metadata { meta["optimizer." + k] = v }
+        var extra: [String: Tensor] = [:]
+        for (k, v) in state.tensors { extra["optimizer." + k] = v }
+        try ModelFile.save(trainer.model, spec: spec, to: path, metadata: meta, extraTensors: extra)
+    }
+
+    /// Reads the model info stored in a model file's metadata.
+    public static func info(from contents: ModelFile.Contents, path: String) throws -> ModelInfo {
+        let m = contents.metadata
+        func bad(_ what: String) -> ModelSpecError { ModelSpecError(message: "\(path): metadata '\(what)' is missing or invalid") }
+        guard let task = m["nabla.task"].flatMap(TaskKind.init(rawValue:)) else { throw bad("nabla.task") }
+        guard let loss = m["nabla.loss"].flatMap(TrainingLoss.init(rawValue:)) else { throw bad("nabla.loss") }
+        let pre = try m["nabla.preprocessing"].map { s -> Preprocessing in
+            do { return try Preprocessing.parse(s) } catch { throw bad("nabla.preprocessing") }
+        } ?? Preprocessing.none
+        return ModelInfo(task: task, classCount: m["nabla.classes"].flatMap(Int.init), loss: loss,
+                         preprocessing: pre, dataName: m["nabla.data"] ?? "")
+    }
+
+    /// Restores the optimizer state, epoch, generators and history of a checkpoint into
+    /// a trainer built on the checkpoint's model.
+    public static func restore(_ trainer: Trainer, from contents: ModelFile.Contents, path: String) throws {
+        let m = contents.metadata
+        func words(_ key: String) throws -> [UInt64] {
+            guard let s = m[key] else { throw ModelSpecError(message: "\(path): checkpoint has no '\(key)'") }
+            let w = s.split(separator: ",").compactMap { UInt64($0) }
+            guard w.count == 4 else { throw ModelSpecError(message: "\(path): '\(key)' is not a generator state") }
+            return w
+        }
+        guard let epoch = m["nabla.epoch"].flatMap(Int.init) else {
+            throw ModelSpecError(message: "\(path): not a checkpoint (no 'nabla.epoch'); it can be evaluated but not resumed")
+        }
+        if let name = m["nabla.optimizer"], name != trainer.optimizer.name {
+            throw ModelSpecError(message: "\(path): checkpoint was written by \(name), cannot resume with \(trainer.optimizer.name)")
+        }
+        var state = OptimizerState()
+        for (k, v) in m where k.hasPrefix("optimizer.") { state.metadata[String(k.dropFirst("optimizer.".count))] = v }
+        for (k, v) in contents.extraTensors where k.hasPrefix("optimizer.") { state.tensors[String(k.dropFirst("optimizer.".count))] = v }
+        do { try trainer.optimizer.load(state) } catch {
+            throw ModelSpecError(message: "\(path): \(String(describing: error).replacingOccurrences(of: "\n", with: "; "))")
+        }
+        trainer.shuffleGenerator.state = try words("nabla.rng.shuffle")
+        RandomGenerator.global.state = try words("nabla.rng.global")
+        trainer.completedEpochs = epoch
+        if let h = m["nabla.history"], let recs = try? JSONDecoder().decode([EpochRecord].self, from: Data(h.utf8)) {
+            trainer.history.epochs = recs
+        }
+        trainer.scheduler?.setEpoch(epoch)
+    }
+}

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import Nabla
+
+/// Options that choose a data set, shared by train and evaluate.
+struct DataOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Data set: digits (default), fashion-mnist, csv:PATH, or a synthetic one (\(Synthetic.names.joined(separator: ", "))).", valueName: "name"))
+    var data: String?
+
+    @Option(help: ArgumentHelp("Directory holding the Fashion-MNIST IDX files.", valueName: "dir"))
+    var dataDir: String?
+
+    @Option(help: ArgumentHelp("CSV target column, by name or index (negative counts from the end; default: the last).", valueName: "column"))
+    var target: String?
+
+    @Option(help: ArgumentHelp("For CSV data: classification or regression (default: from --loss, else classification).", valueName: "task"))
+    var task: TaskKind?
+
+    @Option(help: "Fraction of the data held out for testing when the data set has no test split.")
+    var testFraction: Double = 0.2
+
+    /// Train and test splits (raw inputs; preprocessing is applied by the caller) and the
+    /// preprocessing a new model should fit.
+    func load(seed: UInt64, defaultTask: TaskKind?, defaultData: String = "digits") throws -> (train: TensorDataset, test: TensorDataset, scaling: ScalingKind) {
+        let data = self.data ?? defaultData
+        guard testFraction > 0 && testFraction < 1 else { throw CLIError("--test-fraction must be between 0 and 1, got \(testFraction)") }
+        if data == "fashion-mnist" {
+            let (tr, te) = try Datasets.fashionMNIST(directory: dataDir, scaled: false)
+            return (tr, te, .pixels)
+        }
+        let all: TensorDataset
+        var scaling = ScalingKind.standardize
+        if data == "digits" {
+            all = try Datasets.digits()
+        } else if data.hasPrefix("csv:") {
+            let path = String(data.dropFirst(4))
+            guard FileManager.default.isReadableFile(atPath: path) else { throw CLIError("\(path): file not found or not readable") }
+            let t: CSVTarget
+            if let s = target { t = Int(s).map { .index($0) } ?? .name(s) } else { t = .index(-1) }
+            all = try Datasets.csv(path: path, target: t, task: task ?? defaultTask ?? .classification)
+        } else if let d = Synthetic.named(data, seed: seed) {
+            all = d
+            if data == "parity" { scaling = .none }
+        } else {
+            throw CLIError("unknown data set '\(data)'; use digits, fashion-mnist, csv:PATH or one of \(Synthetic.names.joined(separator: ", "))")
+        }
+        guard all.count >= 2 else { throw CLIError("\(data): needs at least 2 examples, found \(all.count)") }
+        let parts = all.split([1 - testFraction, testFraction], generator: RandomGenerator(seed: seed &+ 0xDA7A))
+        guard parts[0].count > 0, parts[1].count > 0 else { throw CLIError("\(data): too few examples (\(all.count)) to split off a test set") }
+        return (parts[0], parts[1], scaling)
+    }
+}
+
+/// How inputs are scaled before training.
+enum ScalingKind: String, ExpressibleByArgument, CaseIterable {
+    case standardize, minmax, pixels, none
+
+    func fit(_ train: TensorDataset) -> Preprocessing {
+        switch self {
+        case .standardize: return train.inputs.rank == 2 ? .standardize(fitting: train.inputs) : .none
+        case .minmax: return train.inputs.rank == 2 ? .minMax(fitting: train.inputs) : .none
+        case .pixels: return .scale(1.0 / 255.0)
+        case .none: return .none
+        }
+    }
+}
+
+extension TaskKind: ExpressibleByArgument {}
+extension TrainingLoss: ExpressibleByArgument {}
+
+/// Writes one JSON object as a line on stdout.
+func printJSON(_ object: [String: Any]) {
+    let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    print(String(data: data, encoding: .utf8)!)
+}
+
+/// Rounds for display in JSON.
+func r6(_ x: Double) -> Double { (x * 1e6).rounded() / 1e6 }

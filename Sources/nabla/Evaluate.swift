@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import Nabla
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate a saved model on the test split of a data set.",
+        discussion: """
+        The test split is drawn exactly as `nabla train` drew it (same --seed and --test-fraction),
+        so a model trained with the defaults is evaluated on examples it never saw. The input
+        scaling fitted during training is read from the model file.
+
+        Examples:
+          nabla evaluate --load model.safetensors
+          nabla evaluate --load fm.safetensors --data fashion-mnist --json
+          nabla evaluate --load price.safetensors --data csv:houses.csv --target price
+        """)
+
+    @Option(help: ArgumentHelp("Model file written by `nabla train --save`.", valueName: "path"))
+    var load: String
+
+    @OptionGroup var dataOptions: DataOptions
+
+    @Option(help: "Seed used for the train/test split at training time.")
+    var seed: UInt64 = 0
+
+    @Flag(help: "Print a JSON object on the last line.")
+    var json = false
+
+    func run() throws {
+        guard FileManager.default.isReadableFile(atPath: load) else { throw CLIError("\(load): model file not found or not readable") }
+        let contents = try ModelFile.load(load)
+        let info = try Checkpoint.info(from: contents, path: load)
+        var (_, test, _) = try dataOptions.load(seed: seed, defaultTask: info.task, defaultData: info.dataName.isEmpty ? "digits" : info.dataName)
+        try checkLabels(test, info)
+        let spec = contents.spec
+        guard spec.input.reduce(1, *) == test.inputShape.reduce(1, *) else {
+            throw CLIError("\(load): the model takes inputs of shape \(spec.input) but the data have examples of shape \(test.inputShape)")
+        }
+        if spec.input != test.inputShape { test.inputs = test.inputs.reshaped([test.count] + spec.input) }
+        test = info.preprocessing.apply(test)
+        let m = Trainer.evaluate(contents.model, test, loss: info.loss)
+        if let a = m.accuracy {
+            print(String(format: "test accuracy %.4f (loss %.4f) on %d examples", a, m.loss, m.count))
+        } else {
+            print(String(format: "test loss %.6f (MAE %.6f) on %d examples", m.loss, m.mae ?? .nan, m.count))
+        }
+        if json {
+            var o: [String: Any] = ["test_loss": r6(m.loss), "test_examples": m.count]
+            if let a = m.accuracy { o["test_accuracy"] = r6(a) }
+            if let e = m.mae { o["test_mae"] = r6(e) }
+            printJSON(o)
+        }
+    }
+}

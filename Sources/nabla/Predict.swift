@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import Nabla
+
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a saved model on new inputs: one prediction per line.",
+        discussion: """
+        The input is a CSV file with a header row and one example per row (numeric columns,
+        as many as the model has input features), or an IDX file (gzipped or not) of images.
+        Classification models print the predicted class, regression models the predicted
+        value(s).
+
+        Examples:
+          nabla predict --load model.safetensors --input new.csv
+          nabla predict --load fm.safetensors --input t10k-images-idx3-ubyte.gz --json
+        """)
+
+    @Option(help: ArgumentHelp("Model file written by `nabla train --save`.", valueName: "path"))
+    var load: String
+
+    @Option(help: ArgumentHelp("CSV (with header) or IDX file of inputs.", valueName: "path"))
+    var input: String
+
+    @Flag(help: "Print one JSON object per line, with class probabilities for classifiers.")
+    var json = false
+
+    func run() throws {
+        guard FileManager.default.isReadableFile(atPath: load) else { throw CLIError("\(load): model file not found or not readable") }
+        guard FileManager.default.isReadableFile(atPath: input) else { throw CLIError("\(input): input file not found or not readable") }
+        let contents = try ModelFile.load(load)
+        let info = try Checkpoint.info(from: contents, path: load)
+        let features = contents.spec.input.reduce(1, *)
+        var x: Tensor
+        if try isIDX(input) {
+            let a = try IDXArray.read(contentsOf: input)
+            let n = a.shape.first ?? 0
+            let per = a.shape.dropFirst().reduce(1, *)
+            guard per == features else {
+                throw CLIError("\(input): each IDX example has \(per) values (shape \(Array(a.shape.dropFirst()))) but the model takes \(features)")
+            }
+            x = Tensor(a.values, shape: [n, per])
+        } else {
+            let csv = try CSV.readFeatures(contentsOf: input)
+            guard csv.featureCount == features else {
+                throw CLIError("\(input): has \(csv.featureCount) columns (\(csv.featureNames.prefix(6).joined(separator: ", "))\(csv.featureCount > 6 ? ", …" : "")) but the model takes \(features) features")
+            }
+            x = Tensor(csv.features, shape: [csv.rows, features])
+        }
+        x = info.preprocessing.apply(x)
+        if contents.spec.input.count > 1 { x = x.reshaped([x.shape[0]] + contents.spec.input) }
+        let model = contents.model.eval()
+        let out = withoutGrad { model(x) }
+        var lines: [String] = []
+        if info.task == .classification {
+            let classes = Trainer.predictedClasses(out)
+            let probs: Tensor = out.shape.last == 1 || out.rank == 1 ? out.sigmoid() : out.softmax(axis: -1)
+            let per = probs.count / Swift.max(classes.count, 1)
+            for (i, c) in classes.enumerated() {
+                if json {
+                    let p = (0..<per).map { r6(probs.scalar(at: i * per + $0)) }
+                    lines.append(jsonLine(["index": i, "class": c, "probabilities": p]))
+                } else {
+                    lines.append(String(c))
+                }
+            }
+        } else {
+            let n = out.shape[0], per = out.count / Swift.max(n, 1)
+            for i in 0..<n {
+                let v = (0..<per).map { out.scalar(at: i * per + $0) }
+                lines.append(json ? jsonLine(["index": i, "prediction": per == 1 ? v[0] as Any : v as Any])
+                                  : v.map { String($0) }.joined(separator: ","))
+            }
+        }
+        print(lines.joined(separator: "\n"))
+    }
+
+    func isIDX(_ path: String) throws -> Bool {
+        if path.hasSuffix(".csv") { return false }
+        guard let h = FileHandle(forReadingAtPath: path) else { throw CLIError("\(path): cannot open") }
+        defer { try? h.close() }
+        let head = [UInt8](h.readData(ofLength: 4))
+        if head.count >= 2 && head[0] == 0x1f && head[1] == 0x8b { return !path.hasSuffix(".csv.gz") }
+        return head.count == 4 && head[0] == 0 && head[1] == 0 && [0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E].contains(head[2])
+    }
+
+    func jsonLine(_ o: [String: Any]) -> String {
+        String(data: try! JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), encoding: .utf8)!
+    }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import Nabla
+
+struct Summary: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the layer table and parameter counts of an architecture.",
+        discussion: """
+        Examples:
+          nabla summary                                       # the default digits MLP
+          nabla summary --hidden 10,20 --inputs 5 --outputs 3  # 60 + 220 + 63 = 343 parameters
+          nabla summary --model mlp.yaml
+          nabla summary --load model.safetensors
+        """)
+
+    @Option(help: ArgumentHelp("Architecture file (YAML or JSON).", valueName: "file"))
+    var model: String?
+
+    @Option(help: ArgumentHelp("Model file written by `nabla train --save`.", valueName: "path"))
+    var load: String?
+
+    @Option(help: "Hidden layer sizes of an MLP, comma-separated.")
+    var hidden: String = "128"
+
+    @Option(help: "Input features of the MLP.")
+    var inputs: Int = 64
+
+    @Option(help: "Outputs of the MLP.")
+    var outputs: Int = 10
+
+    @Option(help: "Activation of the MLP.")
+    var activation: String = "relu"
+
+    func run() throws {
+        let spec: ModelSpec
+        if let load {
+            guard FileManager.default.isReadableFile(atPath: load) else { throw CLIError("\(load): model file not found or not readable") }
+            spec = try ModelFile.load(load).spec
+        } else if let model {
+            spec = try ModelSpec.read(contentsOf: model)
+        } else {
+            guard inputs > 0, outputs > 0 else { throw CLIError("--inputs and --outputs must be positive") }
+            let sizes = try hidden.split(separator: ",").map { s -> Int in
+                guard let v = Int(s.trimmingCharacters(in: .whitespaces)), v > 0 else { throw CLIError("--hidden: '\(s)' is not a positive layer size") }
+                return v
+            }
+            spec = ModelSpec.mlp(inputs: inputs, hidden: sizes, outputs: outputs, activation: activation)
+        }
+        let net = try spec.build(generator: RandomGenerator(seed: 0))
+        print(net.summary(inputShape: [1] + spec.input))
+    }
+}

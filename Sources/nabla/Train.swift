@@ -1,0 +1,232 @@
+import ArgumentParser
+import Foundation
+import Nabla
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a model and report its test accuracy (or loss).",
+        discussion: """
+        With no options, trains a small MLP on the built-in 8×8 digits (1,797 images) in a few
+        seconds. The data are split into training and test sets from the seed; a validation
+        fraction of the training set is held out to watch for over-fitting.
+
+        Examples:
+          nabla train
+          nabla train --hidden 256,128 --activation gelu --epochs 30 --json
+          nabla train --data fashion-mnist --hidden 256,128 --lr 1e-3 --batch-size 128 --epochs 10
+          nabla train --data csv:wine.csv --target quality --task regression --loss mse
+          nabla train --model mlp.yaml --save model.safetensors
+          nabla train --resume model.safetensors --epochs 20
+        """)
+
+    @OptionGroup var dataOptions: DataOptions
+
+    @Option(help: ArgumentHelp("Hidden layer sizes of the MLP, comma-separated.", valueName: "sizes"))
+    var hidden: String = "128"
+
+    @Option(help: ArgumentHelp("Activation between layers (\(ModelSpec.activations.joined(separator: ", "))).", valueName: "name"))
+    var activation: String = "relu"
+
+    @Option(help: ArgumentHelp("Architecture file (YAML or JSON) instead of --hidden/--activation.", valueName: "file"))
+    var model: String?
+
+    @Option(help: ArgumentHelp("Loss: \(TrainingLoss.allCases.map(\.rawValue).joined(separator: ", ")) (default: cross-entropy for classification, mse for regression).", valueName: "name"))
+    var loss: TrainingLoss?
+
+    @Option(help: ArgumentHelp("Optimizer: sgd, momentum, adam, adamw, rmsprop, adagrad.", valueName: "name"))
+    var optimizer: String = "adam"
+
+    @Option(help: "Learning rate (default: 1e-3 for adam/adamw, 0.01 otherwise).")
+    var lr: Double?
+
+    @Option(help: "Training epochs.")
+    var epochs: Int = 30
+
+    @Option(help: "Examples per minibatch.")
+    var batchSize: Int = 32
+
+    @Option(help: "Weight decay (L2 for sgd/adam/rmsprop/adagrad, decoupled for adamw).")
+    var weightDecay: Double = 0
+
+    @Option(help: "Dropout probability after each hidden layer of the MLP.")
+    var dropout: Double = 0
+
+    @Option(help: "Input scaling fitted on the training split: standardize, minmax, none (default: standardize; fashion-mnist: pixels/255).")
+    var scale: ScalingKind?
+
+    @Option(help: "Fraction of the training split held out for validation (0 for none).")
+    var validation: Double = 0.1
+
+    @Option(help: "Stop when the validation loss has not improved for this many epochs.")
+    var patience: Int?
+
+    @Option(help: "Random seed: same seed, same splits, same initial weights, same loss curve.")
+    var seed: UInt64 = 0
+
+    @Option(help: ArgumentHelp("Save the trained model (a checkpoint in safetensors) to this path after every epoch.", valueName: "path"))
+    var save: String?
+
+    @Option(help: ArgumentHelp("Resume training from a checkpoint written by --save.", valueName: "path"))
+    var resume: String?
+
+    @Option(help: ArgumentHelp("Write the per-epoch history to this file (.csv or .json).", valueName: "path"))
+    var history: String?
+
+    @Flag(help: "Print a final JSON object on the last line.")
+    var json = false
+
+    @Flag(help: "No progress output.")
+    var quiet = false
+
+    func validateValues() throws {
+        guard epochs > 0 else { throw CLIError("--epochs must be positive, got \(epochs)") }
+        guard batchSize > 0 else { throw CLIError("--batch-size must be positive, got \(batchSize)") }
+        if let lr { guard lr > 0 && lr.isFinite else { throw CLIError("--lr must be positive, got \(lr)") } }
+        guard weightDecay >= 0 else { throw CLIError("--weight-decay must not be negative, got \(weightDecay)") }
+        guard dropout >= 0 && dropout < 1 else { throw CLIError("--dropout must be in [0, 1), got \(dropout)") }
+        guard validation >= 0 && validation < 1 else { throw CLIError("--validation must be in [0, 1), got \(validation)") }
+        if let p = patience { guard p > 0 else { throw CLIError("--patience must be positive, got \(p)") } }
+    }
+
+    func makeOptimizer(_ params: [Tensor]) throws -> Optimizer {
+        let adamLike = optimizer == "adam" || optimizer == "adamw"
+        let rate = lr ?? (adamLike ? 1e-3 : 0.01)
+        switch optimizer {
+        case "sgd": return SGD(params, lr: rate, weightDecay: weightDecay)
+        case "momentum": return SGD(params, lr: rate, momentum: 0.9, weightDecay: weightDecay)
+        case "adam": return Adam(params, lr: rate, weightDecay: weightDecay)
+        case "adamw": return AdamW(params, lr: rate, weightDecay: weightDecay)
+        case "rmsprop": return RMSProp(params, lr: rate, weightDecay: weightDecay)
+        case "adagrad": return Adagrad(params, lr: rate, weightDecay: weightDecay)
+        default: throw CLIError("unknown optimizer '\(optimizer)'; use sgd, momentum, adam, adamw, rmsprop or adagrad")
+        }
+    }
+
+    func run() throws {
+        try validateValues()
+        let started = Date()
+        Random.seed(seed)
+        let defaultTask: TaskKind? = loss.map { $0.isClassification ? .classification : .regression }
+        var (train, test, scaling) = try dataOptions.load(seed: seed, defaultTask: defaultTask)
+        let task = train.task
+        let lossKind = loss ?? (task == .classification ? .crossEntropy : .mse)
+        if task == .classification && !lossKind.isClassification {
+            throw CLIError("loss \(lossKind.rawValue) needs regression targets but \(train.name) is a classification data set; use --loss cross-entropy or --task regression")
+        }
+        if task == .regression && lossKind.isClassification {
+            throw CLIError("loss \(lossKind.rawValue) needs class labels but the targets are real values; use --loss mse or --task classification")
+        }
+        if let s = scale { scaling = s }
+
+        // Model, preprocessing and optimizer: from a checkpoint or new.
+        let spec: ModelSpec
+        let net: Module
+        var info: ModelInfo
+        var restored: ModelFile.Contents?
+        if let path = resume {
+            let contents = try ModelFile.load(path)
+            info = try Checkpoint.info(from: contents, path: path)
+            spec = contents.spec
+            net = contents.model
+            restored = contents
+        } else {
+            let classes = train.classCount.map { Swift.max($0, test.classCount ?? 0) }
+            let outputs = task == .classification ? (lossKind == .bceLogits ? 1 : classes!) : (train.targets.rank == 2 ? train.targets.shape[1] : 1)
+            if let file = model {
+                spec = try ModelSpec.read(contentsOf: file)
+            } else {
+                let sizes = try hidden.split(separator: ",").map { s -> Int in
+                    guard let v = Int(s.trimmingCharacters(in: .whitespaces)), v > 0 else { throw CLIError("--hidden: '\(s)' is not a positive layer size") }
+                    return v
+                }
+                guard ModelSpec.activations.contains(activation) else {
+                    throw CLIError("unknown activation '\(activation)'; use one of \(ModelSpec.activations.joined(separator: ", "))")
+                }
+                spec = ModelSpec.mlp(inputs: train.inputShape.reduce(1, *), hidden: sizes, outputs: outputs, activation: activation, dropout: dropout)
+            }
+            info = ModelInfo(task: task, classCount: task == .classification ? classes : nil, loss: lossKind,
+                             preprocessing: scaling.fit(train), dataName: dataOptions.data ?? "digits")
+            net = try spec.build(generator: RandomGenerator(seed: seed))
+            if spec.input != train.inputShape && spec.input.reduce(1, *) != train.inputShape.reduce(1, *) {
+                throw CLIError("the architecture takes inputs of shape \(spec.input) but \(train.name) has examples of shape \(train.inputShape)")
+            }
+            let out = try spec.outputShape()
+            if out.last != outputs {
+                throw CLIError("the architecture ends with \(out.last ?? 0) outputs but the data need \(outputs)")
+            }
+        }
+        try checkLabels(train, info)
+        try checkLabels(test, info)
+        if spec.input != train.inputShape, spec.input.reduce(1, *) == train.inputShape.reduce(1, *) {
+            train.inputs = train.inputs.reshaped([train.count] + spec.input)
+            test.inputs = test.inputs.reshaped([test.count] + spec.input)
+        }
+        train = info.preprocessing.apply(train)
+        test = info.preprocessing.apply(test)
+        var validationSet: TensorDataset?
+        if validation > 0 && train.count >= 10 {
+            let parts = train.split([1 - validation, validation], generator: RandomGenerator(seed: seed &+ 0x7A1))
+            train = parts[0]; validationSet = parts[1]
+        }
+
+        let opt = try makeOptimizer(net.parameters())
+        let trainer = Trainer(model: net, optimizer: opt, loss: info.loss, seed: seed)
+        trainer.earlyStoppingPatience = patience
+        trainer.progress = ProgressReporter(style: quiet ? .silent : nil)
+        if let contents = restored, let path = resume {
+            try Checkpoint.restore(trainer, from: contents, path: path)
+            if trainer.completedEpochs >= epochs {
+                trainer.progress.message("checkpoint already has \(trainer.completedEpochs) epochs; nothing to train (raise --epochs)")
+            }
+        }
+        if let path = save {
+            let bestPath = path.hasSuffix(".safetensors") ? String(path.dropLast(12)) + ".best.safetensors" : path + ".best"
+            var best = Double.infinity
+            trainer.onEpochEnd = { t, record in
+                try Checkpoint.save(t, spec: spec, info: info, to: path)
+                if let v = record.validationLoss, v < best {
+                    best = v
+                    try Checkpoint.save(t, spec: spec, info: info, to: bestPath)
+                }
+            }
+        }
+        if !quiet {
+            trainer.progress.message("training \(spec.layers.filter { $0.type == "linear" }.count)-layer model (\(net.parameterCount) parameters) on \(train.name): \(train.count) training, \(validationSet?.count ?? 0) validation, \(test.count) test examples; GEMM: \(Backend.gemmDescription)")
+        }
+        let fitStart = Date()
+        let epochsBefore = trainer.completedEpochs
+        try trainer.fit(train, validation: validationSet, epochs: epochs, batchSize: batchSize)
+        let fitSeconds = Date().timeIntervalSince(fitStart)
+        if let path = history { try trainer.history.write(to: path) }
+        let m = trainer.evaluate(test)
+        let seconds = Date().timeIntervalSince(started)
+        let trainedSamples = Double(train.count * (trainer.completedEpochs - epochsBefore))
+        let sps = trainedSamples / Swift.max(fitSeconds, 1e-9)
+        if let a = m.accuracy {
+            print(String(format: "test accuracy %.4f (loss %.4f) on %d examples after %d epochs, %.1f s (%.0f samples/s)",
+                         a, m.loss, m.count, trainer.completedEpochs, seconds, sps))
+        } else {
+            print(String(format: "test loss %.6f (MAE %.6f) on %d examples after %d epochs, %.1f s (%.0f samples/s)",
+                         m.loss, m.mae ?? .nan, m.count, trainer.completedEpochs, seconds, sps))
+        }
+        if let path = save { print("saved model to \(path)") }
+        if json {
+            var o: [String: Any] = ["test_loss": r6(m.loss), "epochs": trainer.completedEpochs, "seconds": r6(seconds),
+                                    "samples_per_second": sps.rounded(), "train_examples": train.count, "test_examples": m.count,
+                                    "parameters": net.parameterCount, "data": dataOptions.data ?? "digits", "gemm": Backend.gemmPath.rawValue]
+            if let a = m.accuracy { o["test_accuracy"] = r6(a) }
+            if let e = m.mae { o["test_mae"] = r6(e) }
+            if let last = trainer.history.epochs.last { o["final_train_loss"] = r6(last.trainLoss) }
+            printJSON(o)
+        }
+    }
+}
+
+/// Throws if a data set holds labels the model cannot predict.
+func checkLabels(_ d: TensorDataset, _ info: ModelInfo) throws {
+    guard info.task == .classification, let classes = info.classCount else { return }
+    let bound = info.loss == .bceLogits ? 2 : classes
+    for (i, v) in d.targets.doubles.enumerated() where v < 0 || v >= Double(bound) || v != v.rounded() {
+        throw CLIError("\(d.name): label \(v) of example \(i) is outside the model's classes 0..<\(bound)")
+    }
+}
