@@ -194,3 +194,68 @@ public enum LinearAlgebra {
         return Tensor(X, shape: b.rank == 1 ? [n] : [n, k])
     }
 }
+
+extension Tensor {
+    /// The affine map of a dense layer, `self · weightᵀ + bias`, in one fused operation
+    /// (PyTorch's `torch.nn.functional.linear`).
+    ///
+    /// `self` is `[..., in]`, `weight` is `[out, in]` (PyTorch's layout) and `bias` is
+    /// `[out]`. The transpose is never materialised: the forward pass is one GEMM with a
+    /// transposed operand plus a row-broadcast add, and the backward pass computes
+    /// dx = g·W, dW = gᵀ·x and db = Σ g with one GEMM or column sum each.
+    public func linear(weight: Tensor, bias: Tensor? = nil) -> Tensor {
+        nablaCheck(weight.rank == 2, "linear: weight must be [out, in], got shape \(weight.shape)")
+        let inF = weight.shape[1], outF = weight.shape[0]
+        nablaCheck(rank >= 1 && shape[rank - 1] == inF,
+                   "linear: input of shape \(shape) does not end in \(inF), the input size of weight \(weight.shape)")
+        nablaCheck(dtype == weight.dtype, "linear: input is \(dtype) but weight is \(weight.dtype)")
+        if let b = bias {
+            nablaCheck(b.shape == [outF], "linear: bias of shape \(b.shape) does not match weight \(weight.shape)")
+            nablaCheck(b.dtype == dtype, "linear: bias is \(b.dtype) but input is \(dtype)")
+        }
+        let rows = count / Swift.max(inF, 1)
+        let outShape = Array(shape.dropLast()) + [outF]
+        let out = Tensor(uninitializedShape: outShape, dtype: dtype)
+        Tensor.gemm(false, true, rows, outF, inF, self, 0, weight, 0, out, 0)
+        if let b = bias {
+            if dtype == .float32 {
+                nabla_s_binary_rows(NABLA_BIN_ADD, out.pointer(Float.self), b.pointer(Float.self), out.pointer(Float.self), rows, outF)
+            } else {
+                let po = out.pointer(Double.self), pb = b.pointer(Double.self)
+                for r in 0..<rows { for c in 0..<outF { po[r * outF + c] += pb[c] } }
+            }
+        }
+        let x = detached(), w = weight.detached()
+        let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
+        let xNeeds = requiresGrad, wNeeds = weight.requiresGrad, bNeeds = bias?.requiresGrad ?? false
+        return Tensor.record(out, op: "Linear", inputs: inputs) { g in
+            let g = g.to(x.dtype)
+            var grads: [Tensor?] = []
+            // dx = g · W : [rows, out] × [out, in]
+            if xNeeds {
+                let dx = Tensor(uninitializedShape: x.shape, dtype: x.dtype)
+                Tensor.gemm(false, false, rows, inF, outF, g, 0, w, 0, dx, 0)
+                grads.append(dx)
+            } else { grads.append(nil) }
+            // dW = gᵀ · x : [out, rows] × [rows, in]
+            if wNeeds {
+                let dw = Tensor(uninitializedShape: w.shape, dtype: w.dtype)
+                Tensor.gemm(true, false, outF, inF, rows, g, 0, x, 0, dw, 0)
+                grads.append(dw)
+            } else { grads.append(nil) }
+            if bias != nil {
+                guard bNeeds else { grads.append(nil); return grads }
+                let db = Tensor(uninitializedShape: [outF], dtype: x.dtype)
+                if x.dtype == .float32 {
+                    nabla_s_sum_rows(g.pointer(Float.self), db.pointer(Float.self), rows, outF)
+                } else {
+                    let pg = g.pointer(Double.self), pd = db.pointer(Double.self)
+                    for c in 0..<outF { pd[c] = 0 }
+                    for r in 0..<rows { for c in 0..<outF { pd[c] += pg[r * outF + c] } }
+                }
+                grads.append(db)
+            }
+            return grads
+        }
+    }
+}

@@ -1,0 +1,44 @@
+import NablaCore
+
+/// A lookup table: an index tensor of any shape `S` (integer values of any dtype) becomes
+/// the rows `[S..., dimension]` of the weight.
+///
+/// The weight `[count, dimension]` is initialised N(0, 1), as PyTorch's `nn.Embedding`.
+/// Gradients scatter-add into the rows, so repeated indices accumulate. (PyTorch's
+/// `padding_idx`, `max_norm` and sparse gradients are not supported.)
+public final class Embedding: Module, @unchecked Sendable, InputValidating {
+    /// The table, shape `[count, dimension]`.
+    public let weight: Tensor
+    /// Number of rows (valid indices are `0..<count`).
+    public let count: Int
+    /// Length of each embedding vector.
+    public let dimension: Int
+
+    /// A table of `count` vectors of length `dimension`.
+    public init(_ count: Int, _ dimension: Int, dtype: DType = .float32, generator: RandomGenerator = .global) {
+        nablaCheck(count > 0 && dimension > 0, "Embedding: count and dimension must be positive, got \(count) and \(dimension)")
+        self.count = count
+        self.dimension = dimension
+        weight = Tensor.randomNormal([count, dimension], dtype: dtype, generator: generator).requiringGrad()
+        super.init()
+    }
+
+    public override var configDescription: String { "\(count) => \(dimension)" }
+
+    /// Nil, or a message naming the first index that is not an integer in `0..<count`.
+    public func validateInput(_ input: Tensor) -> String? {
+        for i in 0..<input.count {
+            let v = input.scalar(at: i)
+            if v != v.rounded() || v < 0 || v >= Double(count) {
+                return "\(displayName): index \(v) at position \(i) of the input (shape \(input.shape)) is not an integer in 0..<\(count)"
+            }
+        }
+        return nil
+    }
+
+    /// The rows selected by the indices, shape `input.shape + [dimension]`.
+    public override func forward(_ input: Tensor) -> Tensor {
+        checkInput(input)
+        return weight.indexSelect(axis: 0, input.detached())
+    }
+}

@@ -1,0 +1,32 @@
+import XCTest
+import NablaCore
+import _NablaTestSupport
+
+/// The fused dense-layer op `linear(weight:bias:)`.
+final class LinearOpTests: XCTestCase {
+    func testGradCheckMatrixInput() {
+        let g = RandomGenerator(seed: 7)
+        let x = Tensor.randomNormal([4, 3], dtype: .float64, generator: g)
+        let w = Tensor.randomNormal([5, 3], dtype: .float64, generator: g)
+        let b = Tensor.randomNormal([5], dtype: .float64, generator: g)
+        let r = gradCheck([x, w, b]) { t in t[0].linear(weight: t[1], bias: t[2]) }
+        XCTAssertTrue(r.passed, r.description)
+    }
+
+    func testGradCheckBatchedInputWithoutBias() {
+        let g = RandomGenerator(seed: 8)
+        let x = Tensor.randomNormal([2, 3, 4], dtype: .float64, generator: g)
+        let w = Tensor.randomNormal([2, 4], dtype: .float64, generator: g)
+        let r = gradCheck([x, w]) { t in t[0].linear(weight: t[1]) }
+        XCTAssertTrue(r.passed, r.description)
+    }
+
+    /// Forward agrees with the unfused composition x·Wᵀ + b, in float32 (GEMM path).
+    func testMatchesComposition() {
+        let g = RandomGenerator(seed: 9)
+        let x = Tensor.randomNormal([33, 17], generator: g)
+        let w = Tensor.randomNormal([9, 17], generator: g)
+        let b = Tensor.randomNormal([9], generator: g)
+        XCTAssertTrue(allClose(x.linear(weight: w, bias: b), x.matmul(w.transposed()) + b, rtol: 1e-5, atol: 1e-5))
+    }
+}
