@@ -34,6 +34,11 @@ let package = Package(
         .executableTarget(name: "nabla", dependencies: ["Nabla", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "_NablaTestSupport", dependencies: ["NablaCore"]),
         .executableTarget(name: "NablaBenchmarks", dependencies: ["Nabla"]),
+        // Examples: small programs from the lecture notes (`swift run LineFit`, …).
+        .executableTarget(name: "LineFit", dependencies: ["Nabla"], path: "Examples/LineFit"),
+        .executableTarget(name: "HardClassifiers", dependencies: ["Nabla"], path: "Examples/HardClassifiers"),
+        .executableTarget(name: "CurveFitting", dependencies: ["Nabla"], path: "Examples/CurveFitting"),
+        .executableTarget(name: "DeepVsWide", dependencies: ["Nabla"], path: "Examples/DeepVsWide"),
         .testTarget(name: "NablaCoreTests", dependencies: ["NablaCore", "_NablaTestSupport"]),
         .testTarget(name: "NablaNNTests", dependencies: ["NablaNN", "_NablaTestSupport"]),
         .testTarget(name: "NablaDataTests", dependencies: ["NablaData", "_NablaTestSupport"]),

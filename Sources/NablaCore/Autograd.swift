@@ -38,6 +38,10 @@ final class GradNode: @unchecked Sendable {
         guard !inputs.isEmpty else { return }
         var stack = inputs.compactMap { $0 }
         inputs = []
+        // Rules may capture their input tensors (and so their nodes): release the rule
+        // while the stack still holds the inputs, or those nodes would be freed by the
+        // rule's release after this deinit returns, recursively.
+        rule = nil
         while var n = stack.popLast() {
             if isKnownUniquelyReferenced(&n) {
                 stack.append(contentsOf: n.inputs.compactMap { $0 })

@@ -12,7 +12,16 @@ enum FMul: BinaryFunction { static func apply<T: TensorScalar>(_ a: T, _ b: T) -
 enum FDiv: BinaryFunction { static func apply<T: TensorScalar>(_ a: T, _ b: T) -> T { a / b } }
 enum FMax: BinaryFunction { static func apply<T: TensorScalar>(_ a: T, _ b: T) -> T { a.isNaN || b.isNaN ? .nan : Swift.max(a, b) } }
 enum FMin: BinaryFunction { static func apply<T: TensorScalar>(_ a: T, _ b: T) -> T { a.isNaN || b.isNaN ? .nan : Swift.min(a, b) } }
-enum FPow: BinaryFunction { static func apply<T: TensorScalar>(_ a: T, _ b: T) -> T { T.pow(a, b) } }
+enum FPow: BinaryFunction { static func apply<T: TensorScalar>(_ a: T, _ b: T) -> T { powReal(a, b) } }
+
+/// `a^b` with C's `pow` semantics. RealModule's `pow(_:_:)` is NaN for every negative
+/// base (and for 0⁰), so integral exponents go through `pow(_:_: Int)`, which gives
+/// (−2)³ = −8 as PyTorch does.
+@inline(__always)
+func powReal<T: TensorScalar>(_ a: T, _ b: T) -> T {
+    if b == b.rounded(), Swift.abs(b) < 0x1p62 { return T.pow(a, Int(b)) }
+    return T.pow(a, b)
+}
 enum FEq: BinaryFunction { static func apply<T: TensorScalar>(_ a: T, _ b: T) -> T { a == b ? 1 : 0 } }
 enum FNe: BinaryFunction { static func apply<T: TensorScalar>(_ a: T, _ b: T) -> T { a != b ? 1 : 0 } }
 enum FLt: BinaryFunction { static func apply<T: TensorScalar>(_ a: T, _ b: T) -> T { a < b ? 1 : 0 } }

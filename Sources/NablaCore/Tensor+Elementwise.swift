@@ -75,8 +75,8 @@ extension Tensor {
             case (NABLA_BIN_SUB, true): for i in 0..<n { d[i] = s - p[i] }
             case (NABLA_BIN_DIV, false): for i in 0..<n { d[i] = p[i] / s }
             case (NABLA_BIN_DIV, true): for i in 0..<n { d[i] = s / p[i] }
-            case (NABLA_BIN_POW, false): for i in 0..<n { d[i] = Double.pow(p[i], s) }
-            case (NABLA_BIN_POW, true): for i in 0..<n { d[i] = Double.pow(s, p[i]) }
+            case (NABLA_BIN_POW, false): for i in 0..<n { d[i] = powReal(p[i], s) }
+            case (NABLA_BIN_POW, true): for i in 0..<n { d[i] = powReal(s, p[i]) }
             case (NABLA_BIN_MAX, _): for i in 0..<n { d[i] = FMax.apply(p[i], s) }
             case (NABLA_BIN_MIN, _): for i in 0..<n { d[i] = FMin.apply(p[i], s) }
             default: nablaFail("unsupported scalar op")

@@ -140,6 +140,11 @@ public struct Tensor: @unchecked Sendable {
         return Tensor((0..<n).map { start + Double($0) * step }, shape: [n]).to(dtype)
     }
 
+    /// Values `0, 1, …` below `end` (as `torch.arange(end)`).
+    public static func arange(_ end: Double, dtype: DType = .float32) -> Tensor {
+        arange(0, end, dtype: dtype)
+    }
+
     /// `count` evenly spaced values from `start` to `end` inclusive (as `torch.linspace`).
     public static func linspace(_ start: Double, _ end: Double, count: Int, dtype: DType = .float32) -> Tensor {
         nablaCheck(count >= 0, "linspace: count must be non-negative, got \(count)")
@@ -196,6 +201,7 @@ public struct Tensor: @unchecked Sendable {
     }
 
     /// Reads or writes one element by its multi-dimensional index.
+    @_disfavoredOverload
     public subscript(index: Int...) -> Double {
         get { scalar(at: Shape.flatIndex(index, shape: shape)) }
         set { setScalar(newValue, at: Shape.flatIndex(index, shape: shape)) }

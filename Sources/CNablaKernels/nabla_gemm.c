@@ -1,0 +1,465 @@
+// nabla_gemm.c — GEMM: the built-in packed kernels (AVX-512 / AVX2 / NEON / scalar,
+// chosen at run time), and run-time discovery of OpenBLAS / Accelerate through dlopen.
+#define _GNU_SOURCE
+#include "nabla_internal.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GEMM_MAX_TILE (16 * 64)
+// Below this many multiply-adds (M*N*K) the GEMM runs on one thread.
+#define GEMM_PAR_MIN_FLOPS (96.0 * 96.0 * 96.0)
+// Up to this many multiply-adds, skip packing and use the direct kernel.
+#define GEMM_DIRECT_MAX_FLOPS (24 * 24 * 24)
+
+#if defined(__clang__)
+#define UNROLL _Pragma("unroll")
+#else
+#define UNROLL _Pragma("GCC unroll 16")
+#endif
+
+typedef void (*sukr_fn)(long kc, const float *A, const float *B, float *C, long ldc, float alpha,
+                        float beta);
+typedef void (*dukr_fn)(long kc, const double *A, const double *B, double *C, long ldc,
+                        double alpha, double beta);
+typedef struct { int mr, nr; long kc, mc, nc; sukr_fn ukr; const char *name; } s_ukr_desc;
+typedef struct { int mr, nr; long kc, mc, nc; dukr_fn ukr; const char *name; } d_ukr_desc;
+
+// ---------------------------------------------------------------------------------------
+// Micro-kernels: C[MR x NR] = alpha * Ap * Bp + beta * C   (beta == 0: C not read)
+// ---------------------------------------------------------------------------------------
+
+// Generic register-blocked micro-kernel body for x86 vector types.
+#define DEF_UKR_X86(NAME, TARGET, T, V, MR, NV, VL, LOAD, STORE, SET1, FMA, MUL, ZERO, PF)    \
+    TARGET static void NAME(long kc, const T *restrict A, const T *restrict B, T *restrict C, \
+                            long ldc, T alpha, T beta) {                                      \
+        V c[MR][NV];                                                                          \
+        UNROLL for (int r = 0; r < MR; r++) UNROLL for (int v = 0; v < NV; v++) c[r][v] =     \
+            ZERO();                                                                           \
+        UNROLL for (int r = 0; r < MR; r++) PF((const char *)(C + r * ldc));                  \
+        for (long k = 0; k < kc; k++) {                                                       \
+            V b[NV];                                                                          \
+            UNROLL for (int v = 0; v < NV; v++) b[v] = LOAD(B + v * VL);                      \
+            PF((const char *)(A + 8 * MR));                                                   \
+            UNROLL for (int r = 0; r < MR; r++) {                                             \
+                V a = SET1(A[r]);                                                             \
+                UNROLL for (int v = 0; v < NV; v++) c[r][v] = FMA(a, b[v], c[r][v]);          \
+            }                                                                                 \
+            A += MR;                                                                          \
+            B += NV * VL;                                                                     \
+        }                                                                                     \
+        V va = SET1(alpha);                                                                   \
+        if (beta == 0) {                                                                      \
+            UNROLL for (int r = 0; r < MR; r++) UNROLL for (int v = 0; v < NV; v++)           \
+                STORE(C + r * ldc + v * VL, MUL(va, c[r][v]));                                \
+        } else {                                                                              \
+            V vb = SET1(beta);                                                                \
+            UNROLL for (int r = 0; r < MR; r++) UNROLL for (int v = 0; v < NV; v++)           \
+                STORE(C + r * ldc + v * VL,                                                   \
+                      FMA(vb, LOAD(C + r * ldc + v * VL), MUL(va, c[r][v])));                 \
+        }                                                                                     \
+    }
+
+#if defined(NABLA_X86)
+#define PF_T0(p) _mm_prefetch((p), _MM_HINT_T0)
+DEF_UKR_X86(s_ukr_avx512, NABLA_TARGET_AVX512, float, __m512, 12, 2, 16, _mm512_loadu_ps,
+            _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_mul_ps, _mm512_setzero_ps,
+            PF_T0)
+DEF_UKR_X86(s_ukr_avx2, NABLA_TARGET_AVX2, float, __m256, 6, 2, 8, _mm256_loadu_ps,
+            _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_mul_ps, _mm256_setzero_ps,
+            PF_T0)
+DEF_UKR_X86(d_ukr_avx512, NABLA_TARGET_AVX512, double, __m512d, 12, 2, 8, _mm512_loadu_pd,
+            _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_mul_pd, _mm512_setzero_pd,
+            PF_T0)
+DEF_UKR_X86(d_ukr_avx2, NABLA_TARGET_AVX2, double, __m256d, 6, 2, 4, _mm256_loadu_pd,
+            _mm256_storeu_pd, _mm256_set1_pd, _mm256_fmadd_pd, _mm256_mul_pd, _mm256_setzero_pd,
+            PF_T0)
+#endif
+
+#if defined(NABLA_ARM64)
+#define NEON_PF(p) __builtin_prefetch(p)
+static inline float32x4_t nz_f32(void) { return vdupq_n_f32(0); }
+static inline float64x2_t nz_f64(void) { return vdupq_n_f64(0); }
+static inline float32x4_t nfma_f32(float32x4_t a, float32x4_t b, float32x4_t c) { return vfmaq_f32(c, a, b); }
+static inline float64x2_t nfma_f64(float64x2_t a, float64x2_t b, float64x2_t c) { return vfmaq_f64(c, a, b); }
+static inline void nst_f32(float *p, float32x4_t v) { vst1q_f32(p, v); }
+static inline void nst_f64(double *p, float64x2_t v) { vst1q_f64(p, v); }
+#define NOTARGET
+DEF_UKR_X86(s_ukr_neon, NOTARGET, float, float32x4_t, 8, 3, 4, vld1q_f32, nst_f32, vdupq_n_f32,
+            nfma_f32, vmulq_f32, nz_f32, NEON_PF)
+DEF_UKR_X86(d_ukr_neon, NOTARGET, double, float64x2_t, 8, 3, 2, vld1q_f64, nst_f64, vdupq_n_f64,
+            nfma_f64, vmulq_f64, nz_f64, NEON_PF)
+#endif
+
+// Portable scalar micro-kernels (4x4).
+#define DEF_UKR_SCALAR(NAME, T)                                                               \
+    static void NAME(long kc, const T *restrict A, const T *restrict B, T *restrict C,        \
+                     long ldc, T alpha, T beta) {                                             \
+        T c[4][4] = {{0}};                                                                    \
+        for (long k = 0; k < kc; k++) {                                                       \
+            for (int r = 0; r < 4; r++) {                                                     \
+                T a = A[r];                                                                   \
+                for (int j = 0; j < 4; j++) c[r][j] += a * B[j];                              \
+            }                                                                                 \
+            A += 4;                                                                           \
+            B += 4;                                                                           \
+        }                                                                                     \
+        for (int r = 0; r < 4; r++)                                                           \
+            for (int j = 0; j < 4; j++)                                                       \
+                C[r * ldc + j] = beta == 0 ? alpha * c[r][j]                                  \
+                                           : alpha * c[r][j] + beta * C[r * ldc + j];         \
+    }
+DEF_UKR_SCALAR(s_ukr_scalar, float)
+DEF_UKR_SCALAR(d_ukr_scalar, double)
+
+static const s_ukr_desc s_ukr_scalar_desc = {4, 4, 256, 128, 2048, s_ukr_scalar, "scalar, 4x4"};
+static const d_ukr_desc d_ukr_scalar_desc = {4, 4, 256, 128, 2048, d_ukr_scalar, "scalar, 4x4"};
+#if defined(NABLA_X86)
+static const s_ukr_desc s_ukr_avx512_desc = {12, 32, 256, 192, 4096, s_ukr_avx512, "avx512, 12x32"};
+static const s_ukr_desc s_ukr_avx2_desc = {6, 16, 256, 96, 4096, s_ukr_avx2, "avx2, 6x16"};
+static const d_ukr_desc d_ukr_avx512_desc = {12, 16, 256, 96, 4096, d_ukr_avx512, "avx512, 12x16"};
+static const d_ukr_desc d_ukr_avx2_desc = {6, 8, 256, 96, 4096, d_ukr_avx2, "avx2, 6x8"};
+#endif
+#if defined(NABLA_ARM64)
+static const s_ukr_desc s_ukr_neon_desc = {8, 12, 256, 128, 4096, s_ukr_neon, "neon, 8x12"};
+static const d_ukr_desc d_ukr_neon_desc = {8, 6, 256, 128, 4096, d_ukr_neon, "neon, 8x6"};
+#endif
+
+static const s_ukr_desc *s_ukr_for(nabla_isa isa) {
+    switch (isa) {
+#if defined(NABLA_X86)
+    case NABLA_ISA_AVX512: return &s_ukr_avx512_desc;
+    case NABLA_ISA_AVX2: return &s_ukr_avx2_desc;
+#endif
+#if defined(NABLA_ARM64)
+    case NABLA_ISA_NEON: return &s_ukr_neon_desc;
+#endif
+    default: return &s_ukr_scalar_desc;
+    }
+}
+static const d_ukr_desc *d_ukr_for(nabla_isa isa) {
+    switch (isa) {
+#if defined(NABLA_X86)
+    case NABLA_ISA_AVX512: return &d_ukr_avx512_desc;
+    case NABLA_ISA_AVX2: return &d_ukr_avx2_desc;
+#endif
+#if defined(NABLA_ARM64)
+    case NABLA_ISA_NEON: return &d_ukr_neon_desc;
+#endif
+    default: return &d_ukr_scalar_desc;
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Driver instantiations
+// ---------------------------------------------------------------------------------------
+#define GT float
+#define GS(name) s_##name
+#include "nabla_gemm_driver.inc"
+#undef GT
+#undef GS
+#define GT double
+#define GS(name) d_##name
+#include "nabla_gemm_driver.inc"
+#undef GT
+#undef GS
+
+// AVX-512 direct kernel for tiny float products (no packing).
+#if defined(NABLA_X86)
+NABLA_TARGET_AVX512 static void s_direct_avx512(int transA, int transB, long M, long N, long K,
+                                                float alpha, const float *A, long lda,
+                                                const float *B, long ldb, float beta, float *C,
+                                                long ldc) {
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    if (!transB) {
+        for (long i = 0; i < M; i++) {
+            float *c = C + i * ldc;
+            for (long j0 = 0; j0 < N; j0 += 64) {
+                long rem = N - j0;
+                __mmask16 m[4];
+                for (int v = 0; v < 4; v++) {
+                    long r = rem - 16 * v;
+                    m[v] = r >= 16 ? (__mmask16)0xFFFF : r <= 0 ? (__mmask16)0 : (__mmask16)((1u << r) - 1);
+                }
+                __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+                const float *b = B + j0;
+                if (rem >= 64) {
+                    for (long k = 0; k < K; k++, b += ldb) {
+                        __m512 a = _mm512_set1_ps(transA ? A[k * lda + i] : A[i * lda + k]);
+                        acc0 = _mm512_fmadd_ps(a, _mm512_loadu_ps(b), acc0);
+                        acc1 = _mm512_fmadd_ps(a, _mm512_loadu_ps(b + 16), acc1);
+                        acc2 = _mm512_fmadd_ps(a, _mm512_loadu_ps(b + 32), acc2);
+                        acc3 = _mm512_fmadd_ps(a, _mm512_loadu_ps(b + 48), acc3);
+                    }
+                } else if (rem <= 16) {
+                    for (long k = 0; k < K; k++, b += ldb) {
+                        __m512 a = _mm512_set1_ps(transA ? A[k * lda + i] : A[i * lda + k]);
+                        acc0 = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(m[0], b), acc0);
+                    }
+                } else {
+                    for (long k = 0; k < K; k++, b += ldb) {
+                        __m512 a = _mm512_set1_ps(transA ? A[k * lda + i] : A[i * lda + k]);
+                        acc0 = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(m[0], b), acc0);
+                        acc1 = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(m[1], b + 16), acc1);
+                        acc2 = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(m[2], b + 32), acc2);
+                        acc3 = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(m[3], b + 48), acc3);
+                    }
+                }
+                __m512 accs[4] = {acc0, acc1, acc2, acc3};
+                for (int v = 0; v < 4 && m[v]; v++) {
+                    float *cp = c + j0 + 16 * v;
+                    __m512 r = _mm512_mul_ps(va, accs[v]);
+                    if (beta != 0) r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m[v], cp), r);
+                    _mm512_mask_storeu_ps(cp, m[v], r);
+                }
+            }
+        }
+    } else if (!transA) {
+        long kr = K & 15;
+        __mmask16 km = (__mmask16)((1u << kr) - 1);
+        for (long i = 0; i < M; i++) {
+            const float *a = A + i * lda;
+            float *c = C + i * ldc;
+            for (long j = 0; j < N; j++) {
+                const float *b = B + j * ldb;
+                __m512 acc = _mm512_setzero_ps();
+                long k = 0;
+                for (; k + 16 <= K; k += 16)
+                    acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + k), _mm512_loadu_ps(b + k), acc);
+                if (kr)
+                    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(km, a + k),
+                                          _mm512_maskz_loadu_ps(km, b + k), acc);
+                float s = _mm512_reduce_add_ps(acc);
+                c[j] = beta == 0 ? alpha * s : alpha * s + beta * c[j];
+            }
+        }
+    } else {
+        s_gemm_direct_generic(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    }
+}
+#endif
+
+static void s_builtin(nabla_isa isa, int transA, int transB, long M, long N, long K, float alpha,
+                      const float *A, long lda, const float *B, long ldb, float beta, float *C,
+                      long ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0) {
+        s_scale_c(M, N, beta, C, ldc);
+        return;
+    }
+    double flops = (double)M * (double)N * (double)K;
+    if (flops <= GEMM_DIRECT_MAX_FLOPS || (M == 1 && !transB) || (M <= 2 && transB && !transA)) {
+#if defined(NABLA_X86)
+        if (isa == NABLA_ISA_AVX512) {
+            s_direct_avx512(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+            return;
+        }
+#endif
+        s_gemm_direct_generic(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    s_gemm_builtin_packed(s_ukr_for(isa), transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+static void d_builtin(nabla_isa isa, int transA, int transB, long M, long N, long K, double alpha,
+                      const double *A, long lda, const double *B, long ldb, double beta, double *C,
+                      long ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0) {
+        d_scale_c(M, N, beta, C, ldc);
+        return;
+    }
+    double flops = (double)M * (double)N * (double)K;
+    if (flops <= GEMM_DIRECT_MAX_FLOPS) {
+        d_gemm_direct_generic(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    d_gemm_builtin_packed(d_ukr_for(isa), transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void nabla_sgemm_builtin(int transA, int transB, long M, long N, long K, float alpha,
+                         const float *A, long lda, const float *B, long ldb, float beta, float *C,
+                         long ldc) {
+    s_builtin(nabla_isa_current(), transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void nabla_dgemm_builtin(int transA, int transB, long M, long N, long K, double alpha,
+                         const double *A, long lda, const double *B, long ldb, double beta,
+                         double *C, long ldc) {
+    d_builtin(nabla_isa_current(), transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+// ---------------------------------------------------------------------------------------
+// External BLAS discovery
+// ---------------------------------------------------------------------------------------
+
+typedef void (*cblas_sgemm_fn)(int order, int ta, int tb, int M, int N, int K, float alpha,
+                               const float *A, int lda, const float *B, int ldb, float beta,
+                               float *C, int ldc);
+typedef void (*cblas_dgemm_fn)(int order, int ta, int tb, int M, int N, int K, double alpha,
+                               const double *A, int lda, const double *B, int ldb, double beta,
+                               double *C, int ldc);
+typedef void (*set_threads_fn)(int n);
+
+enum { CBLAS_ROW_MAJOR = 101, CBLAS_NO_TRANS = 111, CBLAS_TRANS = 112 };
+
+static pthread_once_t g_blas_once = PTHREAD_ONCE_INIT;
+static atomic_int g_backend = NABLA_BLAS_BUILTIN;
+static cblas_sgemm_fn g_ext_sgemm[3];
+static cblas_dgemm_fn g_ext_dgemm[3];
+static set_threads_fn g_openblas_set_threads;
+static char g_ext_lib[3][160];
+static char g_blas_note[160];
+static char g_desc_buf[4][256];
+static atomic_int g_desc_idx;
+
+static int try_load(int which, const char *path) {
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) return 0;
+    cblas_sgemm_fn s = (cblas_sgemm_fn)dlsym(h, "cblas_sgemm");
+    cblas_dgemm_fn d = (cblas_dgemm_fn)dlsym(h, "cblas_dgemm");
+    if (!s || !d) {
+        dlclose(h);
+        return 0;
+    }
+    g_ext_sgemm[which] = s;
+    g_ext_dgemm[which] = d;
+    const char *base = strrchr(path, '/');
+    snprintf(g_ext_lib[which], sizeof g_ext_lib[which], "%s", base ? base + 1 : path);
+    if (which == NABLA_BLAS_OPENBLAS) {
+        g_openblas_set_threads = (set_threads_fn)dlsym(h, "openblas_set_num_threads");
+        const char *ob = getenv("OPENBLAS_NUM_THREADS");
+        if (g_openblas_set_threads && !(ob && *ob)) g_openblas_set_threads(nabla_get_num_threads());
+    }
+    return 1;
+}
+
+static int load_openblas(void) {
+    static const char *paths[] = {
+        "libopenblas.so.0",
+        "libopenblas.so",
+#if defined(__x86_64__)
+        "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0",
+        "/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0",
+        "/usr/lib/x86_64-linux-gnu/libopenblas.so.0",
+#elif defined(__aarch64__)
+        "/usr/lib/aarch64-linux-gnu/openblas-pthread/libopenblas.so.0",
+        "/usr/lib/aarch64-linux-gnu/openblas-openmp/libopenblas.so.0",
+        "/usr/lib/aarch64-linux-gnu/libopenblas.so.0",
+#endif
+#if defined(__APPLE__)
+        "/opt/homebrew/opt/openblas/lib/libopenblas.dylib",
+        "/usr/local/opt/openblas/lib/libopenblas.dylib",
+#endif
+        "/usr/lib64/libopenblas.so.0",
+        "/usr/local/lib/libopenblas.so.0",
+        NULL};
+    for (int i = 0; paths[i]; i++)
+        if (try_load(NABLA_BLAS_OPENBLAS, paths[i])) return 1;
+    return 0;
+}
+
+static int load_accelerate(void) {
+#if defined(__APPLE__)
+    return try_load(NABLA_BLAS_ACCELERATE,
+                    "/System/Library/Frameworks/Accelerate.framework/Accelerate");
+#else
+    return 0;
+#endif
+}
+
+static void blas_init(void) {
+    int have_ob = load_openblas();
+    int have_acc = load_accelerate();
+    const char *e = getenv("NABLA_BLAS");
+    int choice = -1;
+    if (e && *e) {
+        if (!strcmp(e, "builtin")) choice = NABLA_BLAS_BUILTIN;
+        else if (!strcmp(e, "openblas")) {
+            if (have_ob) choice = NABLA_BLAS_OPENBLAS;
+            else {
+                choice = NABLA_BLAS_BUILTIN;
+                snprintf(g_blas_note, sizeof g_blas_note, "; NABLA_BLAS=openblas unavailable");
+            }
+        } else if (!strcmp(e, "accelerate")) {
+            if (have_acc) choice = NABLA_BLAS_ACCELERATE;
+            else {
+                choice = NABLA_BLAS_BUILTIN;
+                snprintf(g_blas_note, sizeof g_blas_note, "; NABLA_BLAS=accelerate unavailable");
+            }
+        } else {
+            snprintf(g_blas_note, sizeof g_blas_note, "; unknown NABLA_BLAS=%.40s", e);
+        }
+    }
+    if (choice < 0) choice = have_acc ? NABLA_BLAS_ACCELERATE : have_ob ? NABLA_BLAS_OPENBLAS : NABLA_BLAS_BUILTIN;
+    atomic_store(&g_backend, choice);
+}
+
+static inline int blas_backend(void) {
+    pthread_once(&g_blas_once, blas_init);
+    return atomic_load_explicit(&g_backend, memory_order_relaxed);
+}
+
+void nabla_blas_threads_changed(int n) {
+    pthread_once(&g_blas_once, blas_init);
+    if (g_openblas_set_threads) g_openblas_set_threads(n);
+}
+
+nabla_blas_backend nabla_blas_active(void) { return (nabla_blas_backend)blas_backend(); }
+
+int nabla_blas_select(nabla_blas_backend backend) {
+    blas_backend();
+    if (backend == NABLA_BLAS_BUILTIN || ((backend == NABLA_BLAS_OPENBLAS || backend == NABLA_BLAS_ACCELERATE) && g_ext_sgemm[backend])) {
+        atomic_store(&g_backend, (int)backend);
+        return 0;
+    }
+    return -1;
+}
+
+const char *nabla_blas_description(void) {
+    int b = blas_backend();
+    char *buf = g_desc_buf[atomic_fetch_add(&g_desc_idx, 1) & 3];
+    if (b == NABLA_BLAS_BUILTIN)
+        snprintf(buf, 256, "builtin (%s%s)", s_ukr_for(nabla_isa_current())->name, g_blas_note);
+    else
+        snprintf(buf, 256, "%s (%s)", b == NABLA_BLAS_OPENBLAS ? "openblas" : "accelerate", g_ext_lib[b]);
+    return buf;
+}
+
+// Tiny products stay on the built-in direct kernel even when an external BLAS is active:
+// the call overhead of the library dominates there.
+#define EXT_MIN_FLOPS 4096.0
+
+static int fits_int(long M, long N, long K, long lda, long ldb, long ldc) {
+    const long lim = 0x7fffffffL;
+    return M <= lim && N <= lim && K <= lim && lda <= lim && ldb <= lim && ldc <= lim;
+}
+
+void nabla_sgemm(int transA, int transB, long M, long N, long K, float alpha, const float *A,
+                 long lda, const float *B, long ldb, float beta, float *C, long ldc) {
+    int b = blas_backend();
+    if (b != NABLA_BLAS_BUILTIN && M > 0 && N > 0 && K > 0 &&
+        (double)M * (double)N * (double)K > EXT_MIN_FLOPS && fits_int(M, N, K, lda, ldb, ldc)) {
+        g_ext_sgemm[b](CBLAS_ROW_MAJOR, transA ? CBLAS_TRANS : CBLAS_NO_TRANS,
+                       transB ? CBLAS_TRANS : CBLAS_NO_TRANS, (int)M, (int)N, (int)K, alpha, A,
+                       (int)lda, B, (int)ldb, beta, C, (int)ldc);
+        return;
+    }
+    s_builtin(nabla_isa_current(), transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void nabla_dgemm(int transA, int transB, long M, long N, long K, double alpha, const double *A,
+                 long lda, const double *B, long ldb, double beta, double *C, long ldc) {
+    int b = blas_backend();
+    if (b != NABLA_BLAS_BUILTIN && M > 0 && N > 0 && K > 0 &&
+        (double)M * (double)N * (double)K > EXT_MIN_FLOPS && fits_int(M, N, K, lda, ldb, ldc)) {
+        g_ext_dgemm[b](CBLAS_ROW_MAJOR, transA ? CBLAS_TRANS : CBLAS_NO_TRANS,
+                       transB ? CBLAS_TRANS : CBLAS_NO_TRANS, (int)M, (int)N, (int)K, alpha, A,
+                       (int)lda, B, (int)ldb, beta, C, (int)ldc);
+        return;
+    }
+    d_builtin(nabla_isa_current(), transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}

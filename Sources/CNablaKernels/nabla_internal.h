@@ -1,0 +1,34 @@
+// nabla_internal.h — private declarations shared by the CNablaKernels sources.
+#ifndef NABLA_INTERNAL_H
+#define NABLA_INTERNAL_H
+
+#include "nabla_kernels.h"
+#include <stdatomic.h>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define NABLA_X86 1
+#include <immintrin.h>
+#define NABLA_TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")))
+#define NABLA_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#endif
+
+#if defined(__aarch64__)
+#define NABLA_ARM64 1
+#include <arm_neon.h>
+#endif
+
+/// Current ISA (honours nabla_force_isa); cheap (one relaxed atomic load after first use).
+nabla_isa nabla_isa_current(void);
+
+/// Runs fn(ctx, i) for i in [0, n) on up to `nabla_get_num_threads()` threads.
+/// Same as nabla_parallel_for, exposed for kernels.
+void nabla_pool_run(long n, void *ctx, void (*fn)(void *ctx, long i));
+
+/// Per-thread scratch buffer (64-byte aligned, grown on demand, kept for the thread's life).
+/// slot selects one of a few independent buffers.
+void *nabla_scratch(int slot, size_t bytes);
+
+#define NABLA_LIKELY(x) __builtin_expect(!!(x), 1)
+#define NABLA_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#endif

@@ -1,0 +1,180 @@
+// Nabla's benchmark suite: GEMM (built-in vs OpenBLAS), element-wise and reduction
+// kernels at 10 M elements, one training step of a tiny MLP, and an epoch of the
+// Fashion-MNIST MLP. Prints one JSON object per line; run in release mode:
+//
+//   swift run -c release NablaBenchmarks [gemm] [elementwise] [tiny] [mlp] [--quick]
+//
+// Benchmarks/peers.py runs the same workloads in NumPy and PyTorch; compare ratios from
+// one session (see BENCHMARKS.md).
+import CNablaKernels
+import Foundation
+import Nabla
+
+let args = CommandLine.arguments.dropFirst()
+let quick = args.contains("--quick")
+let selected = Set(args.filter { !$0.hasPrefix("--") })
+func wants(_ name: String) -> Bool { selected.isEmpty || selected.contains(name) }
+
+func now() -> Double { Date().timeIntervalSince1970 }
+
+/// Median seconds per call of `body`, over `reps` repetitions each lasting ≥ `minTime`.
+func measure(reps: Int = 7, minTime: Double = 0.2, _ body: () -> Void) -> (median: Double, min: Double, max: Double) {
+    body()
+    var t0 = now(); body(); let once = max(now() - t0, 1e-9)
+    let inner = max(1, Int(minTime / once))
+    var samples: [Double] = []
+    for _ in 0..<reps {
+        t0 = now()
+        for _ in 0..<inner { body() }
+        samples.append((now() - t0) / Double(inner))
+    }
+    samples.sort()
+    return (samples[samples.count / 2], samples.first!, samples.last!)
+}
+
+func emit(_ o: [String: Any]) {
+    let d = try! JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])
+    print(String(data: d, encoding: .utf8)!)
+}
+
+func r3(_ x: Double) -> Double { (x * 1000).rounded() / 1000 }
+
+emit(["bench": "info", "gemm": Backend.gemmDescription, "simd": Backend.instructionSet, "threads": Backend.threadCount])
+
+// MARK: GEMM
+
+if wants("gemm") {
+    let sizes = quick ? [128, 512] : [128, 256, 512, 1024, 2048]
+    let hasOpenBLAS = Backend.selectGEMM(.openblas)
+    for threads in [2, 1] {
+        Backend.threadCount = threads
+        for n in sizes {
+            let a = Tensor.randomUniform([n, n], low: -1, high: 1), b = Tensor.randomUniform([n, n], low: -1, high: 1)
+            var c = Tensor.zeros([n, n])
+            let pa = a.floats, pb = b.floats
+            // Interleave the two paths so both see the same machine load.
+            var results: [String: Double] = [:]
+            for path in hasOpenBLAS ? ["builtin", "openblas", "builtin", "openblas"] : ["builtin", "builtin"] {
+                let t = pa.withUnsafeBufferPointer { A in
+                    pb.withUnsafeBufferPointer { B in
+                        c.withUnsafeMutableFloats { C in
+                            measure(reps: quick ? 3 : 5, minTime: 0.15) {
+                                if path == "builtin" {
+                                    nabla_sgemm_builtin(0, 0, n, n, n, 1, A.baseAddress, n, B.baseAddress, n, 0, C.baseAddress, n)
+                                } else {
+                                    nabla_sgemm(0, 0, n, n, n, 1, A.baseAddress, n, B.baseAddress, n, 0, C.baseAddress, n)
+                                }
+                            }
+                        }
+                    }
+                }
+                let gflops = 2 * pow(Double(n), 3) / t.median / 1e9
+                results[path] = max(results[path] ?? 0, gflops)
+            }
+            _ = c
+            var o: [String: Any] = ["bench": "gemm_f32", "n": n, "threads": threads, "builtin_gflops": r3(results["builtin"]!)]
+            if let ob = results["openblas"] { o["openblas_gflops"] = r3(ob); o["builtin_over_openblas"] = r3(results["builtin"]! / ob) }
+            emit(o)
+        }
+    }
+    Backend.threadCount = 2
+    _ = Backend.selectGEMM(hasOpenBLAS ? .openblas : .builtin)
+}
+
+// MARK: Element-wise and reductions at 10 M elements
+
+if wants("elementwise") {
+    let n = 10_000_000
+    let x = Tensor.randomUniform([n], low: -4, high: 4), y = Tensor.randomUniform([n], low: -4, high: 4)
+    let cases: [(String, () -> Tensor)] = [
+        ("relu", { x.relu() }), ("add", { x + y }), ("mul", { x * y }), ("exp", { x.exp() }),
+        ("tanh", { x.tanh() }), ("sigmoid", { x.sigmoid() }), ("sum", { x.sum() }), ("max", { x.max() }),
+    ]
+    for (name, f) in cases {
+        let t = measure(reps: quick ? 3 : 7, minTime: 0.2) { _ = f() }
+        emit(["bench": "elementwise_f32", "op": name, "n": n, "ms": r3(t.median * 1e3), "ms_min": r3(t.min * 1e3)])
+    }
+}
+
+// MARK: Tiny MLP step (framework overhead)
+
+if wants("tiny") {
+    // Same workload as shared/bench/bench_tiny.py: 2-16-16-1 tanh MLP, MSE, SGD lr 0.05,
+    // on the ring data (label 1 if 1 ≤ ‖x‖ ≤ 2, points uniform in [−2.5, 2.5]²).
+    let g = RandomGenerator(seed: 0)
+    let P = Tensor.randomUniform([1024, 2], low: -2.5, high: 2.5, generator: g)
+    let r = (P * P).sum(axis: 1).sqrt()
+    let L = ((r .>= 1) * (r .<= 2)).reshaped([1024, 1])
+    for batch in [1, 32] {
+        let steps = quick ? 500 : 2000
+        let idx = (0..<steps).map { _ in (0..<batch).map { _ in g.nextInt(below: 1024) } }
+        let xs = idx.map { P.indexSelect(axis: 0, $0) }, ys = idx.map { L.indexSelect(axis: 0, $0) }
+        var samples: [Double] = []
+        var finalLoss = 0.0
+        for _ in 0..<(quick ? 3 : 5) {
+            let model = Sequential { Linear(2, 16, generator: RandomGenerator(seed: 0)); Tanh(); Linear(16, 16, generator: RandomGenerator(seed: 1)); Tanh(); Linear(16, 1, generator: RandomGenerator(seed: 2)) }
+            let opt = SGD(model.parameters(), lr: 0.05)
+            for s in 0..<50 {   // warm-up
+                opt.zeroGrad(); let l = Loss.mse(model(xs[s]), ys[s]); l.backward(); opt.step()
+            }
+            let t0 = now()
+            for s in 0..<steps {
+                opt.zeroGrad()
+                let l = Loss.mse(model(xs[s]), ys[s])
+                l.backward()
+                opt.step()
+                if s == steps - 1 { finalLoss = l.item() }
+            }
+            samples.append((now() - t0) / Double(steps))
+        }
+        samples.sort()
+        emit(["bench": "tiny_mlp_step", "batch": batch, "us_per_step": r3(samples[samples.count / 2] * 1e6),
+              "us_min": r3(samples[0] * 1e6), "final_loss": r3(finalLoss)])
+    }
+}
+
+// MARK: Fashion-MNIST MLP epoch
+
+if wants("mlp") {
+    // Same protocol as shared/bench/bench_mlp.py: 784-256-128-10 ReLU, Adam 1e-3, batch
+    // 128, a fresh permutation per epoch, 468 full batches (last partial batch dropped),
+    // per-batch gather included in the timing; median of the epoch times.
+    do {
+        let (train, test) = try Datasets.fashionMNIST()
+        let epochs = quick ? 1 : 5
+        let model = Sequential { Linear(784, 256); ReLU(); Linear(256, 128); ReLU(); Linear(128, 10) }
+        let opt = Adam(model.parameters(), lr: 1e-3)
+        let loader = DataLoader(train, batchSize: 128, shuffle: true, dropLast: true, generator: RandomGenerator(seed: 0))
+        var warm = 0
+        for b in loader { opt.zeroGrad(); Loss.crossEntropy(logits: model(b.inputs), classIndices: b.targets).backward(); opt.step(); warm += 1; if warm == 30 { break } }
+        var times: [Double] = []
+        for _ in 0..<epochs {
+            let t0 = now()
+            for b in loader {
+                opt.zeroGrad()
+                let l = Loss.crossEntropy(logits: model(b.inputs), classIndices: b.targets)
+                l.backward()
+                opt.step()
+            }
+            times.append(now() - t0)
+        }
+        let acc = withoutGrad { () -> Double in
+            let p = model(test.inputs).argmax(axis: 1)
+            return (p .== test.targets).mean().item()
+        }
+        var usage = rusage()
+        #if os(Linux)
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let rssMiB = Double(usage.ru_maxrss) / 1024          // kilobytes on Linux
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        let rssMiB = Double(usage.ru_maxrss) / 1048576       // bytes on macOS
+        #endif
+        times.sort()
+        let spe = times[times.count / 2]
+        emit(["bench": "fashion_mlp", "epochs": epochs, "sec_per_epoch": r3(spe), "samples_per_sec": (59904 / spe).rounded(),
+              "test_accuracy": r3(acc), "peak_rss_mib": r3(rssMiB)])
+    } catch {
+        emit(["bench": "fashion_mlp", "skipped": "\(error)"])
+    }
+}
