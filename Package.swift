@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "CNablaKernels", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux])), .linkedLibrary("pthread", .when(platforms: [.linux])), .linkedLibrary("m", .when(platforms: [.linux]))]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .target(name: "NablaCore", dependencies: ["CNablaKernels", .product(name: "RealModule", package: "swift-numerics")]),
-        .target(name: "NablaNN", dependencies: ["NablaCore"]),
+        .target(name: "NablaNN", dependencies: ["NablaCore", "CNablaKernels"]),
         .target(name: "NablaData", dependencies: ["NablaCore", "CZlib"], resources: [.copy("Resources")]),
         .target(name: "NablaIO", dependencies: ["NablaCore", "NablaNN", .product(name: "Yams", package: "Yams")]),
         .target(name: "NablaTraining", dependencies: ["NablaCore", "NablaNN", "NablaData", "NablaIO"]),

@@ -169,6 +169,25 @@ extension Tensor {
         return out
     }
 
+    /// ``record(_:op:inputs:_:)`` for a one-input op, without building an input array.
+    static func record(_ value: Tensor, op: @autoclosure () -> String, _ a: Tensor,
+                       _ backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+        guard let na = a.node, !na.frozen, nabla_grad_enabled() != 0 else { return value }
+        var out = value
+        out.node = GradNode(op: op(), inputs: [na], rule: backward)
+        return out
+    }
+
+    /// ``record(_:op:inputs:_:)`` for a two-input op, without building an input array.
+    static func record(_ value: Tensor, op: @autoclosure () -> String, _ a: Tensor, _ b: Tensor,
+                       _ backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+        let na = a.node.flatMap { $0.frozen ? nil : $0 }, nb = b.node.flatMap { $0.frozen ? nil : $0 }
+        guard na != nil || nb != nil, nabla_grad_enabled() != 0 else { return value }
+        var out = value
+        out.node = GradNode(op: op(), inputs: [na, nb], rule: backward)
+        return out
+    }
+
     /// Computes gradients of this tensor with respect to every leaf that requires them,
     /// accumulating into their ``grad``.
     ///

@@ -23,21 +23,21 @@ extension Tensor {
     public static func + (a: Tensor, b: Tensor) -> Tensor {
         let out = binaryRaw(a, b, FAdd.self, kernel: NABLA_BIN_ADD, op: "add")
         let sa = a.shape, sb = b.shape
-        return record(out, op: "Add", inputs: [a, b]) { g in [g.sum(toShape: sa), g.sum(toShape: sb)] }
+        return record(out, op: "Add", a, b) { g in [g.sum(toShape: sa), g.sum(toShape: sb)] }
     }
 
     /// Element-wise difference with broadcasting.
     public static func - (a: Tensor, b: Tensor) -> Tensor {
         let out = binaryRaw(a, b, FSub.self, kernel: NABLA_BIN_SUB, op: "sub")
         let sa = a.shape, sb = b.shape
-        return record(out, op: "Sub", inputs: [a, b]) { g in [g.sum(toShape: sa), (-g).sum(toShape: sb)] }
+        return record(out, op: "Sub", a, b) { g in [g.sum(toShape: sa), (-g).sum(toShape: sb)] }
     }
 
     /// Element-wise product with broadcasting.
     public static func * (a: Tensor, b: Tensor) -> Tensor {
         let out = binaryRaw(a, b, FMul.self, kernel: NABLA_BIN_MUL, op: "mul")
         let av = a.detached(), bv = b.detached()
-        return record(out, op: "Mul", inputs: [a, b]) { g in
+        return record(out, op: "Mul", a, b) { g in
             [a.node == nil ? nil : (g * bv).sum(toShape: av.shape),
              b.node == nil ? nil : (g * av).sum(toShape: bv.shape)]
         }
@@ -47,7 +47,7 @@ extension Tensor {
     public static func / (a: Tensor, b: Tensor) -> Tensor {
         let out = binaryRaw(a, b, FDiv.self, kernel: NABLA_BIN_DIV, op: "div")
         let av = a.detached(), bv = b.detached()
-        return record(out, op: "Div", inputs: [a, b]) { g in
+        return record(out, op: "Div", a, b) { g in
             [a.node == nil ? nil : (g / bv).sum(toShape: av.shape),
              b.node == nil ? nil : (-(g * av) / (bv * bv)).sum(toShape: bv.shape)]
         }
@@ -55,7 +55,7 @@ extension Tensor {
 
     /// Negation.
     public static prefix func - (x: Tensor) -> Tensor {
-        record(mapRaw(x, FNeg.self, kernel: NABLA_UN_NEG), op: "Neg", inputs: [x]) { g in [-g] }
+        record(mapRaw(x, FNeg.self, kernel: NABLA_UN_NEG), op: "Neg", x) { g in [-g] }
     }
 
     // MARK: With Swift scalars (either side)
@@ -86,25 +86,25 @@ extension Tensor {
     }
 
     public static func + (a: Tensor, s: Double) -> Tensor {
-        record(scalarRaw(a, s, NABLA_BIN_ADD, scalarFirst: false), op: "AddScalar", inputs: [a]) { g in [g] }
+        record(scalarRaw(a, s, NABLA_BIN_ADD, scalarFirst: false), op: "AddScalar", a) { g in [g] }
     }
     public static func + (s: Double, a: Tensor) -> Tensor { a + s }
     public static func - (a: Tensor, s: Double) -> Tensor { a + (-s) }
     public static func - (s: Double, a: Tensor) -> Tensor {
-        record(scalarRaw(a, s, NABLA_BIN_SUB, scalarFirst: true), op: "RSubScalar", inputs: [a]) { g in [-g] }
+        record(scalarRaw(a, s, NABLA_BIN_SUB, scalarFirst: true), op: "RSubScalar", a) { g in [-g] }
     }
     public static func * (a: Tensor, s: Double) -> Tensor {
-        record(scalarRaw(a, s, NABLA_BIN_MUL, scalarFirst: false), op: "MulScalar", inputs: [a]) { g in [g * s] }
+        record(scalarRaw(a, s, NABLA_BIN_MUL, scalarFirst: false), op: "MulScalar", a) { g in [g * s] }
     }
     public static func * (s: Double, a: Tensor) -> Tensor { a * s }
     public static func / (a: Tensor, s: Double) -> Tensor {
-        record(scalarRaw(a, s, NABLA_BIN_DIV, scalarFirst: false), op: "DivScalar", inputs: [a]) { g in [g / s] }
+        record(scalarRaw(a, s, NABLA_BIN_DIV, scalarFirst: false), op: "DivScalar", a) { g in [g / s] }
     }
     public static func / (s: Double, a: Tensor) -> Tensor {
         let out = scalarRaw(a, s, NABLA_BIN_DIV, scalarFirst: true)
         let av = a.detached()
         // d(s/a)/da = -s/a²
-        return record(out, op: "RDivScalar", inputs: [a]) { g in [g * (-s) / (av * av)] }
+        return record(out, op: "RDivScalar", a) { g in [g * (-s) / (av * av)] }
     }
 
     @_disfavoredOverload public static func + (a: Tensor, s: Float) -> Tensor { a + Double(s) }
@@ -134,7 +134,7 @@ extension Tensor {
         else { out = Tensor.scalarRaw(self, p, NABLA_BIN_POW, scalarFirst: false) }
         let x = detached()
         // d(x^p)/dx = p·x^(p-1)
-        return Tensor.record(out, op: "PowScalar", inputs: [self]) { g in
+        return Tensor.record(out, op: "PowScalar", self) { g in
             [p == 2 ? g * x * 2 : g * (x.pow(p - 1) * p)]
         }
     }
@@ -144,7 +144,7 @@ extension Tensor {
         let out = Tensor.binaryRaw(self, exponent, FPow.self, kernel: NABLA_BIN_POW, op: "pow")
         let a = detached(), b = exponent.detached(), o = out
         // ∂/∂a = b·a^(b-1);  ∂/∂b = a^b·log(a)
-        return Tensor.record(out, op: "Pow", inputs: [self, exponent]) { g in
+        return Tensor.record(out, op: "Pow", self, exponent) { g in
             [self.node == nil ? nil : (g * b * a.pow(b - 1)).sum(toShape: a.shape),
              exponent.node == nil ? nil : (g * o * a.log()).sum(toShape: b.shape)]
         }
@@ -158,60 +158,60 @@ extension Tensor {
     /// e^x.
     public func exp() -> Tensor {
         let out = Tensor.mapRaw(self, FExp.self, kernel: NABLA_UN_EXP)
-        return Tensor.record(out, op: "Exp", inputs: [self]) { g in [g * out] }
+        return Tensor.record(out, op: "Exp", self) { g in [g * out] }
     }
     /// Natural logarithm.
     public func log() -> Tensor {
         let x = detached()
-        return Tensor.record(Tensor.mapRaw(self, FLog.self, kernel: NABLA_UN_LOG), op: "Log", inputs: [self]) { g in [g / x] }
+        return Tensor.record(Tensor.mapRaw(self, FLog.self, kernel: NABLA_UN_LOG), op: "Log", self) { g in [g / x] }
     }
     /// Square root (derivative 1/(2√x)).
     public func sqrt() -> Tensor {
         let out = Tensor.mapRaw(self, FSqrt.self, kernel: NABLA_UN_SQRT)
-        return Tensor.record(out, op: "Sqrt", inputs: [self]) { g in [g / (out * 2)] }
+        return Tensor.record(out, op: "Sqrt", self) { g in [g / (out * 2)] }
     }
     /// Absolute value; the derivative at 0 is 0 (PyTorch's convention).
     public func abs() -> Tensor {
         let x = detached()
-        return Tensor.record(Tensor.mapRaw(self, FAbs.self, kernel: NABLA_UN_ABS), op: "Abs", inputs: [self]) { g in [g * x.sign()] }
+        return Tensor.record(Tensor.mapRaw(self, FAbs.self, kernel: NABLA_UN_ABS), op: "Abs", self) { g in [g * x.sign()] }
     }
     /// Sign: −1, 0 or 1 (zero gradient everywhere).
     public func sign() -> Tensor { Tensor.mapRaw(self, FSign.self, kernel: NABLA_UN_SIGN) }
     /// Sine.
     public func sin() -> Tensor {
         let x = detached()
-        return Tensor.record(Tensor.mapRaw(self, FSin.self, kernel: NABLA_UN_SIN), op: "Sin", inputs: [self]) { g in [g * x.cos()] }
+        return Tensor.record(Tensor.mapRaw(self, FSin.self, kernel: NABLA_UN_SIN), op: "Sin", self) { g in [g * x.cos()] }
     }
     /// Cosine.
     public func cos() -> Tensor {
         let x = detached()
-        return Tensor.record(Tensor.mapRaw(self, FCos.self, kernel: NABLA_UN_COS), op: "Cos", inputs: [self]) { g in [-(g * x.sin())] }
+        return Tensor.record(Tensor.mapRaw(self, FCos.self, kernel: NABLA_UN_COS), op: "Cos", self) { g in [-(g * x.sin())] }
     }
     /// Hyperbolic tangent (derivative 1 − tanh²).
     public func tanh() -> Tensor {
         let out = Tensor.mapRaw(self, FTanh.self, kernel: NABLA_UN_TANH)
-        return Tensor.record(out, op: "Tanh", inputs: [self]) { g in
+        return Tensor.record(out, op: "Tanh", self) { g in
             [Tensor.fusedBackward(out, g, NablaFusedRule.tanh)]
         }
     }
     /// Logistic sigmoid 1/(1+e^−x), stable for large |x| (derivative σ(1−σ)).
     public func sigmoid() -> Tensor {
         let out = Tensor.mapRaw(self, FSigmoid.self, kernel: NABLA_UN_SIGMOID)
-        return Tensor.record(out, op: "Sigmoid", inputs: [self]) { g in
+        return Tensor.record(out, op: "Sigmoid", self) { g in
             [Tensor.fusedBackward(out, g, NablaFusedRule.sigmoid)]
         }
     }
     /// Rectified linear unit max(0, x); the derivative at 0 is 0, as in PyTorch.
     public func relu() -> Tensor {
         let x = detached()
-        return Tensor.record(Tensor.mapRaw(self, FRelu.self, kernel: NABLA_UN_RELU), op: "Relu", inputs: [self]) { g in
+        return Tensor.record(Tensor.mapRaw(self, FRelu.self, kernel: NABLA_UN_RELU), op: "Relu", self) { g in
             [Tensor.fusedBackward(x, g, NablaFusedRule.relu)]
         }
     }
     /// The error function (derivative 2/√π·e^(−x²)).
     public func erf() -> Tensor {
         let x = detached()
-        return Tensor.record(Tensor.mapRaw(self, FErf.self, kernel: NABLA_UN_ERF), op: "Erf", inputs: [self]) { g in
+        return Tensor.record(Tensor.mapRaw(self, FErf.self, kernel: NABLA_UN_ERF), op: "Erf", self) { g in
             [g * ((-(x * x)).exp() * (2 / Double.pi.squareRoot()))]
         }
     }
@@ -247,7 +247,7 @@ extension Tensor {
     public static func maximum(_ a: Tensor, _ b: Tensor) -> Tensor {
         let out = binaryRaw(a, b, FMax.self, kernel: NABLA_BIN_MAX, op: "maximum")
         let av = a.detached(), bv = b.detached()
-        return record(out, op: "Maximum", inputs: [a, b]) { g in
+        return record(out, op: "Maximum", a, b) { g in
             let wa = (av .> bv) + (av .== bv) * 0.5
             return [(g * wa).sum(toShape: av.shape), (g * (1 - wa)).sum(toShape: bv.shape)]
         }
@@ -268,7 +268,7 @@ extension Tensor {
             for i in 0..<count { d[i] = s[i].isNaN ? s[i] : Swift.min(Swift.max(s[i], lo), hi) }
         }
         let x = detached()
-        return Tensor.record(out, op: "Clamp", inputs: [self]) { g in
+        return Tensor.record(out, op: "Clamp", self) { g in
             [g * ((x .>= lo) * (x .<= hi))]
         }
     }
@@ -305,7 +305,7 @@ extension Tensor {
         // leaks into the result (0·inf would be NaN).
         let out = selectRaw(cb, a.detached().broadcast(to: shape), b.detached().broadcast(to: shape))
         let sa = a.shape, sb = b.shape
-        return record(out, op: "Where", inputs: [a, b]) { g in
+        return record(out, op: "Where", a, b) { g in
             [(g * cb).sum(toShape: sa), (g * (1 - cb)).sum(toShape: sb)]
         }
     }

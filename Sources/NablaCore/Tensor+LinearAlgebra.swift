@@ -23,7 +23,7 @@ extension Tensor {
     static func batchedMatmul(_ a: Tensor, _ b: Tensor) -> Tensor {
         let out = matmulRaw(a, b, transA: false, transB: false)
         let av = a.detached(), bv = b.detached()
-        return record(out, op: "MatMul", inputs: [a, b]) { g in
+        return record(out, op: "MatMul", a, b) { g in
             // dA = g · Bᵀ, dB = Aᵀ · g (summed over broadcast batch dimensions).
             let g = g.to(av.dtype)
             return [a.node == nil ? nil : matmulRaw(g, bv, transA: false, transB: true).sum(toShape: av.shape),

@@ -76,9 +76,9 @@ extension Tensor {
     /// Normalised, de-duplicated, ascending axes (all axes when nil).
     func normalizedAxes(_ axes: [Int]?, op: String) -> [Int] {
         guard let axes else { return Array(0..<rank) }
-        let n = axes.map { Shape.normalize(axis: $0, rank: rank, op: op) }
-        nablaCheck(Set(n).count == n.count, "\(op): axis repeated in \(axes)")
-        return n.sorted()
+        let n = axes.map { Shape.normalize(axis: $0, rank: rank, op: op) }.sorted()
+        for i in 1..<Swift.max(n.count, 1) { nablaCheck(n[i] != n[i - 1], "\(op): axis repeated in \(axes)") }
+        return n
     }
 
     /// Shape after reducing `axes` with keep-dims.
@@ -105,7 +105,23 @@ extension Tensor {
     // MARK: Public reductions
 
     /// Sum of all elements (a scalar).
-    public func sum() -> Tensor { sum(axes: nil) }
+    public func sum() -> Tensor { wholeReduction(scale: 1, op: "Sum") }
+
+    /// Σx·scale over every element as a scalar, in one op (the fast path of sum and mean).
+    private func wholeReduction(scale: Double, op: String) -> Tensor {
+        let total: Double
+        if dtype == .float32 {
+            total = nabla_s_sum(pointer(Float.self), count)
+        } else {
+            let p = pointer(Double.self)
+            var acc = 0.0
+            for i in 0..<count { acc += p[i] }
+            total = acc
+        }
+        let out = Tensor(scalar: total * scale, dtype: dtype)
+        let inShape = shape, dt = dtype
+        return Tensor.record(out, op: op, self) { g in [Tensor(repeating: g.item() * scale, shape: inShape, dtype: dt)] }
+    }
 
     /// Sum over `axes` (all when nil), optionally keeping reduced axes with size 1.
     public func sum(axes: [Int]?, keepDims: Bool = false) -> Tensor {
@@ -113,13 +129,13 @@ extension Tensor {
         if ax.isEmpty { return self }
         let out = reduceAxesRaw(ax, .sum, keepDims: keepDims)
         let inShape = shape, kept = keptShape(ax)
-        return Tensor.record(out, op: "Sum", inputs: [self]) { g in [g.reshaped(kept).broadcast(to: inShape)] }
+        return Tensor.record(out, op: "Sum", self) { g in [g.reshaped(kept).broadcast(to: inShape)] }
     }
     /// Sum over one axis.
     public func sum(axis: Int, keepDims: Bool = false) -> Tensor { sum(axes: [axis], keepDims: keepDims) }
 
     /// Mean of all elements.
-    public func mean() -> Tensor { mean(axes: nil) }
+    public func mean() -> Tensor { wholeReduction(scale: 1 / Double(count), op: "Mean") }
     /// Mean over `axes` (all when nil).
     public func mean(axes: [Int]?, keepDims: Bool = false) -> Tensor {
         let ax = normalizedAxes(axes, op: "mean")
@@ -144,7 +160,7 @@ extension Tensor {
         if ax.isEmpty { return self }
         let out = reduceAxesRaw(ax, kind, keepDims: keepDims)
         let x = detached(), kept = keptShape(ax)
-        return Tensor.record(out, op: op.capitalized, inputs: [self]) { g in
+        return Tensor.record(out, op: op.capitalized, self) { g in
             let m = out.reshaped(kept)
             let mask = x .== m
             let ties = mask.sum(axes: ax, keepDims: true)

@@ -39,7 +39,7 @@ extension Tensor {
                    "reshape: cannot reshape \(shape) (\(count) elements) to \(newShape)")
         if s == shape { return self }
         let inShape = shape
-        return Tensor.record(Tensor(storage: storage, shape: s), op: "Reshape", inputs: [self]) { g in [g.reshaped(inShape)] }
+        return Tensor.record(Tensor(storage: storage, shape: s), op: "Reshape", self) { g in [g.reshaped(inShape)] }
     }
     /// Reshaped with variadic dimensions.
     public func reshaped(_ dims: Int...) -> Tensor { reshaped(dims) }
@@ -83,7 +83,7 @@ extension Tensor {
         let out = Tensor.stridedCopy(self, shape: ax.map { shape[$0] }, strides: ax.map { st[$0] })
         var inverse = [Int](repeating: 0, count: rank)
         for (i, a) in ax.enumerated() { inverse[a] = i }
-        return Tensor.record(out, op: "Permute", inputs: [self]) { g in [g.permuted(inverse)] }
+        return Tensor.record(out, op: "Permute", self) { g in [g.permuted(inverse)] }
     }
     /// Reorders the axes (variadic form).
     public func permuted(_ axes: Int...) -> Tensor { permuted(axes) }
@@ -105,7 +105,7 @@ extension Tensor {
         nablaCheck(Shape.broadcast(shape, target) == target, "expand: shape \(shape) cannot be broadcast to \(target)")
         let out = Tensor.stridedCopy(self, shape: target, strides: Shape.broadcastStrides(from: shape, to: target))
         let inShape = shape
-        return Tensor.record(out, op: "Expand", inputs: [self]) { g in [g.sum(toShape: inShape)] }
+        return Tensor.record(out, op: "Expand", self) { g in [g.sum(toShape: inShape)] }
     }
 
     // MARK: Slicing
@@ -144,7 +144,7 @@ extension Tensor {
         }
         let out = Tensor.stridedCopy(self, shape: outShape, strides: outStrides, offset: offset)
         let inShape = shape, dt = dtype
-        return Tensor.record(out, op: "Slice", inputs: [self]) { g in
+        return Tensor.record(out, op: "Slice", self) { g in
             var full = Tensor.zeros(inShape, dtype: dt)
             full.stridedAddInPlace(g.to(dt), shape: outShape, strides: outStrides, offset: offset)
             return [full]
@@ -196,7 +196,7 @@ extension Tensor {
             }
         }
         let inShape = shape, dt = dtype
-        return Tensor.record(out, op: "IndexSelect", inputs: [self]) { g in
+        return Tensor.record(out, op: "IndexSelect", self) { g in
             let g = g.to(dt)
             var full = Tensor.zeros(inShape, dtype: dt)
             for o in 0..<outer {
@@ -249,7 +249,7 @@ extension Tensor {
             if dtype == .float32 { out.pointer(Float.self)[f] = pointer(Float.self)[o] } else { out.pointer(Double.self)[f] = pointer(Double.self)[o] }
         }
         let inShape = shape, dt = dtype
-        out = Tensor.record(out, op: "Gather", inputs: [self]) { g in
+        out = Tensor.record(out, op: "Gather", self) { g in
             let g = g.to(dt)
             var full = Tensor.zeros(inShape, dtype: dt)
             for (f, o) in offsets.enumerated() { full.addScalar(g.scalar(at: f), at: o) }
@@ -349,6 +349,6 @@ extension Tensor {
         let interior = self.detached() - Tensor(scalar: value, dtype: dtype)
         out.stridedAddInPlace(interior, shape: shape, strides: ost, offset: offset)
         let ix = w.enumerated().map { TensorIndex.range(start: $0.element.0, end: $0.element.0 + shape[$0.offset], step: 1) }
-        return Tensor.record(out, op: "Pad", inputs: [self]) { g in [g.slice(ix)] }
+        return Tensor.record(out, op: "Pad", self) { g in [g.slice(ix)] }
     }
 }

@@ -220,13 +220,13 @@ public struct Tensor: @unchecked Sendable {
             for i in 0..<n { d[i] = Float(s[i]) }
         }
         let src = self.dtype
-        out = Tensor.record(out, op: "To", inputs: [self]) { g in [g.to(src)] }
+        out = Tensor.record(out, op: "To", self) { g in [g.to(src)] }
         return out
     }
 
     /// A copy of this tensor with its own storage (no shared storage, same graph position).
     public func clone() -> Tensor {
-        Tensor.record(Tensor(storage: storage.copy(), shape: shape), op: "Clone", inputs: [self]) { g in [g] }
+        Tensor.record(Tensor(storage: storage.copy(), shape: shape), op: "Clone", self) { g in [g] }
     }
 
     /// True if both tensors have the same shape and exactly equal elements.

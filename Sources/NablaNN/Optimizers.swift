@@ -1,3 +1,4 @@
+import CNablaKernels
 import NablaCore
 
 // Optimizers: SGD (momentum, dampening, Nesterov), Adam/AdamW (amsgrad), RMSProp,
@@ -422,6 +423,13 @@ public class Adam: Optimizer {
                 vmax[j] = Swift.max(vmax[j], v[j])
                 x[j] -= stepSize * m[j] / (vmax[j].squareRoot() / bc2Sqrt + e)
             }
+        } else if T.self == Float.self {
+            // The vectorised C kernel performs exactly the loop below, in float32.
+            nabla_s_adam_step(n, UnsafeMutableRawPointer(x).assumingMemoryBound(to: Float.self),
+                              UnsafeRawPointer(gp).assumingMemoryBound(to: Float.self),
+                              UnsafeMutableRawPointer(m).assumingMemoryBound(to: Float.self),
+                              UnsafeMutableRawPointer(v).assumingMemoryBound(to: Float.self),
+                              Float(b1), Float(b2), Float(stepSize), Float(bc2Sqrt), Float(e), Float(wd))
         } else {
             for j in 0..<n {
                 let gj = gp[j] + wd * x[j]

@@ -137,6 +137,15 @@ float nabla_s_min(const float *x, long n);
 /// Column sums of a rows x cols matrix: out[c] = sum_r x[r,c] (bias gradients)
 void nabla_s_sum_rows(const float *x, float *out, long rows, long cols);
 
+// ---------------------------------------------------------------------------------------
+// Fused optimizer updates (float32, in place)
+// ---------------------------------------------------------------------------------------
+/// One Adam step without amsgrad, PyTorch's formula: g' = g + wd·x; m += (1−β1)(g' − m);
+/// v = β2·v + (1−β2)·g'²; x −= step_size·m / (√v / √(1−β2ᵗ) + eps), with
+/// step_size = lr / (1−β1ᵗ). (AdamW applies its decoupled decay before, with wd = 0.)
+void nabla_s_adam_step(long n, float *x, const float *g, float *m, float *v, float beta1, float beta2,
+                       float step_size, float bias_correction2_sqrt, float eps, float weight_decay);
+
 #ifdef __cplusplus
 }
 #endif
