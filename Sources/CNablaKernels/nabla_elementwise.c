@@ -610,6 +610,17 @@ void nabla_s_sum_rows(const float *x, float *out, long rows, long cols) {
         for (long c = 0; c < cols; c++) out[c] = 0;
         return;
     }
+    if (cols == 1) {  // a contiguous column: plain sum
+        out[0] = (float)nabla_s_sum(x, rows);
+        return;
+    }
+    if (cols < 16) {  // narrow rows: scalar double accumulation beats the vector path
+        double acc[16] = {0};
+        for (long r = 0; r < rows; r++)
+            for (long c = 0; c < cols; c++) acc[c] += x[r * cols + c];
+        for (long c = 0; c < cols; c++) out[c] = (float)acc[c];
+        return;
+    }
     colsum_job j = {ew(), x, out, rows, cols, cols};
     int nt = nabla_get_num_threads();
     if (nt > 1 && rows * cols >= EW_PAR_MIN && cols >= 256) {

@@ -11,9 +11,9 @@
 
 #define GEMM_MAX_TILE (16 * 64)
 // Below this many multiply-adds (M*N*K) the GEMM runs on one thread.
-#define GEMM_PAR_MIN_FLOPS (96.0 * 96.0 * 96.0)
+#define GEMM_PAR_MIN_FLOPS (120.0 * 120.0 * 120.0)
 // Up to this many multiply-adds, skip packing and use the direct kernel.
-#define GEMM_DIRECT_MAX_FLOPS (24 * 24 * 24)
+#define GEMM_DIRECT_MAX_FLOPS (64 * 64 * 64)
 
 #if defined(__clang__)
 #define UNROLL _Pragma("unroll")
@@ -167,78 +167,145 @@ static const d_ukr_desc *d_ukr_for(nabla_isa isa) {
 #undef GT
 #undef GS
 
-// AVX-512 direct kernel for tiny float products (no packing).
+// AVX-512 direct kernels for tiny float products (no packing).
 #if defined(NABLA_X86)
-NABLA_TARGET_AVX512 static void s_direct_avx512(int transA, int transB, long M, long N, long K,
-                                                float alpha, const float *A, long lda,
-                                                const float *B, long ldb, float beta, float *C,
-                                                long ldc) {
+static inline __mmask16 tail_mask16(long r) {
+    return r >= 16 ? (__mmask16)0xFFFF : r <= 0 ? (__mmask16)0 : (__mmask16)((1u << r) - 1);
+}
+
+// C[i0:i0+4, j0:j0+32] for op(B) = B (row-major K x N): 4 rows x 2 vectors, 8 chains.
+NABLA_TARGET_AVX512 static void s_direct4_avx512(int transA, long i0, long j0, long N, long K,
+                                                 float alpha, const float *A, long lda,
+                                                 const float *B, long ldb, float beta, float *C,
+                                                 long ldc) {
+    __mmask16 m0 = tail_mask16(N - j0), m1 = tail_mask16(N - j0 - 16);
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
+           c30 = c00, c31 = c00;
+    const float *b = B + j0;
+    long sa_r = transA ? 1 : lda, sa_k = transA ? lda : 1;
+    const float *a = A + i0 * sa_r;
+    for (long k = 0; k < K; k++, b += ldb, a += sa_k) {
+        __m512 b0 = _mm512_maskz_loadu_ps(m0, b), b1 = _mm512_maskz_loadu_ps(m1, b + 16);
+        __m512 a0 = _mm512_set1_ps(a[0]), a1 = _mm512_set1_ps(a[sa_r]);
+        __m512 a2 = _mm512_set1_ps(a[2 * sa_r]), a3 = _mm512_set1_ps(a[3 * sa_r]);
+        c00 = _mm512_fmadd_ps(a0, b0, c00); c01 = _mm512_fmadd_ps(a0, b1, c01);
+        c10 = _mm512_fmadd_ps(a1, b0, c10); c11 = _mm512_fmadd_ps(a1, b1, c11);
+        c20 = _mm512_fmadd_ps(a2, b0, c20); c21 = _mm512_fmadd_ps(a2, b1, c21);
+        c30 = _mm512_fmadd_ps(a3, b0, c30); c31 = _mm512_fmadd_ps(a3, b1, c31);
+    }
+    __m512 acc[4][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}};
     __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    if (!transB) {
-        for (long i = 0; i < M; i++) {
-            float *c = C + i * ldc;
-            for (long j0 = 0; j0 < N; j0 += 64) {
-                long rem = N - j0;
-                __mmask16 m[4];
-                for (int v = 0; v < 4; v++) {
-                    long r = rem - 16 * v;
-                    m[v] = r >= 16 ? (__mmask16)0xFFFF : r <= 0 ? (__mmask16)0 : (__mmask16)((1u << r) - 1);
-                }
-                __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-                const float *b = B + j0;
-                if (rem >= 64) {
-                    for (long k = 0; k < K; k++, b += ldb) {
-                        __m512 a = _mm512_set1_ps(transA ? A[k * lda + i] : A[i * lda + k]);
-                        acc0 = _mm512_fmadd_ps(a, _mm512_loadu_ps(b), acc0);
-                        acc1 = _mm512_fmadd_ps(a, _mm512_loadu_ps(b + 16), acc1);
-                        acc2 = _mm512_fmadd_ps(a, _mm512_loadu_ps(b + 32), acc2);
-                        acc3 = _mm512_fmadd_ps(a, _mm512_loadu_ps(b + 48), acc3);
-                    }
-                } else if (rem <= 16) {
-                    for (long k = 0; k < K; k++, b += ldb) {
-                        __m512 a = _mm512_set1_ps(transA ? A[k * lda + i] : A[i * lda + k]);
-                        acc0 = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(m[0], b), acc0);
-                    }
-                } else {
-                    for (long k = 0; k < K; k++, b += ldb) {
-                        __m512 a = _mm512_set1_ps(transA ? A[k * lda + i] : A[i * lda + k]);
-                        acc0 = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(m[0], b), acc0);
-                        acc1 = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(m[1], b + 16), acc1);
-                        acc2 = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(m[2], b + 32), acc2);
-                        acc3 = _mm512_fmadd_ps(a, _mm512_maskz_loadu_ps(m[3], b + 48), acc3);
-                    }
-                }
-                __m512 accs[4] = {acc0, acc1, acc2, acc3};
-                for (int v = 0; v < 4 && m[v]; v++) {
-                    float *cp = c + j0 + 16 * v;
-                    __m512 r = _mm512_mul_ps(va, accs[v]);
-                    if (beta != 0) r = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m[v], cp), r);
-                    _mm512_mask_storeu_ps(cp, m[v], r);
-                }
+    for (int r = 0; r < 4; r++) {
+        float *cp = C + (i0 + r) * ldc + j0;
+        __m512 r0 = _mm512_mul_ps(va, acc[r][0]), r1 = _mm512_mul_ps(va, acc[r][1]);
+        if (beta != 0) {
+            r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, cp), r0);
+            r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, cp + 16), r1);
+        }
+        _mm512_mask_storeu_ps(cp, m0, r0);
+        _mm512_mask_storeu_ps(cp + 16, m1, r1);
+    }
+}
+
+// One row, C[i, j0:j0+32]; k is split over 4 independent chains (latency of long K).
+NABLA_TARGET_AVX512 static void s_direct1_avx512(int transA, long i, long j0, long N, long K,
+                                                 float alpha, const float *A, long lda,
+                                                 const float *B, long ldb, float beta, float *C,
+                                                 long ldc) {
+    __mmask16 m0 = tail_mask16(N - j0), m1 = tail_mask16(N - j0 - 16);
+    __m512 z = _mm512_setzero_ps();
+    __m512 p0[4] = {z, z, z, z}, p1[4] = {z, z, z, z};
+    const float *b = B + j0;
+    long sa_k = transA ? lda : 1;
+    const float *a = transA ? A + i : A + i * lda;
+    long k = 0;
+    if (m1) {
+        for (; k + 4 <= K; k += 4) {
+            for (int u = 0; u < 4; u++) {
+                __m512 av = _mm512_set1_ps(a[(k + u) * sa_k]);
+                const float *bk = b + (k + u) * ldb;
+                p0[u] = _mm512_fmadd_ps(av, _mm512_loadu_ps(bk), p0[u]);
+                p1[u] = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(m1, bk + 16), p1[u]);
             }
         }
-    } else if (!transA) {
-        long kr = K & 15;
-        __mmask16 km = (__mmask16)((1u << kr) - 1);
-        for (long i = 0; i < M; i++) {
-            const float *a = A + i * lda;
-            float *c = C + i * ldc;
-            for (long j = 0; j < N; j++) {
-                const float *b = B + j * ldb;
-                __m512 acc = _mm512_setzero_ps();
-                long k = 0;
-                for (; k + 16 <= K; k += 16)
-                    acc = _mm512_fmadd_ps(_mm512_loadu_ps(a + k), _mm512_loadu_ps(b + k), acc);
-                if (kr)
-                    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(km, a + k),
-                                          _mm512_maskz_loadu_ps(km, b + k), acc);
-                float s = _mm512_reduce_add_ps(acc);
-                c[j] = beta == 0 ? alpha * s : alpha * s + beta * c[j];
-            }
+        for (; k < K; k++) {
+            __m512 av = _mm512_set1_ps(a[k * sa_k]);
+            const float *bk = b + k * ldb;
+            p0[0] = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(m0, bk), p0[0]);
+            p1[0] = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(m1, bk + 16), p1[0]);
         }
     } else {
-        s_gemm_direct_generic(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        for (; k + 4 <= K; k += 4) {
+            for (int u = 0; u < 4; u++) {
+                __m512 av = _mm512_set1_ps(a[(k + u) * sa_k]);
+                p0[u] = _mm512_fmadd_ps(av, _mm512_maskz_loadu_ps(m0, b + (k + u) * ldb), p0[u]);
+            }
+        }
+        for (; k < K; k++)
+            p0[0] = _mm512_fmadd_ps(_mm512_set1_ps(a[k * sa_k]), _mm512_maskz_loadu_ps(m0, b + k * ldb), p0[0]);
     }
+    __m512 r0 = _mm512_add_ps(_mm512_add_ps(p0[0], p0[1]), _mm512_add_ps(p0[2], p0[3]));
+    __m512 r1 = _mm512_add_ps(_mm512_add_ps(p1[0], p1[1]), _mm512_add_ps(p1[2], p1[3]));
+    float *cp = C + i * ldc + j0;
+    __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    r0 = _mm512_mul_ps(va, r0);
+    r1 = _mm512_mul_ps(va, r1);
+    if (beta != 0) {
+        r0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, cp), r0);
+        r1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, cp + 16), r1);
+    }
+    _mm512_mask_storeu_ps(cp, m0, r0);
+    if (m1) _mm512_mask_storeu_ps(cp + 16, m1, r1);
+}
+
+NABLA_TARGET_AVX512 static void s_dot_avx512(long M, long N, long K, float alpha, const float *A,
+                                             long lda, const float *B, long ldb, float beta,
+                                             float *C, long ldc) {
+    long kr = K & 15;
+    __mmask16 km = (__mmask16)((1u << kr) - 1);
+    for (long i = 0; i < M; i++) {
+        const float *a = A + i * lda;
+        float *c = C + i * ldc;
+        for (long j = 0; j < N; j++) {
+            const float *b = B + j * ldb;
+            __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+            long k = 0;
+            for (; k + 32 <= K; k += 32) {
+                acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + k), _mm512_loadu_ps(b + k), acc0);
+                acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + k + 16), _mm512_loadu_ps(b + k + 16), acc1);
+            }
+            for (; k + 16 <= K; k += 16)
+                acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + k), _mm512_loadu_ps(b + k), acc0);
+            if (kr)
+                acc1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(km, a + k), _mm512_maskz_loadu_ps(km, b + k), acc1);
+            float s = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+            c[j] = beta == 0 ? alpha * s : alpha * s + beta * c[j];
+        }
+    }
+}
+
+static void s_direct_avx512(int transA, int transB, long M, long N, long K, float alpha,
+                            const float *A, long lda, const float *B, long ldb, float beta,
+                            float *C, long ldc) {
+    if (transB) {
+        if (!transA && (long)N * K > 16384) {  // GEMV-like: stream B once as dot products
+            s_dot_avx512(M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+            return;
+        }
+        // Small: transpose op(B) into a K x N scratch and use the row kernels.
+        float *bt = (float *)nabla_scratch(1, (size_t)(K * N) * sizeof(float) + 64);
+        for (long j = 0; j < N; j++)
+            for (long k = 0; k < K; k++) bt[k * N + j] = B[j * ldb + k];
+        B = bt;
+        ldb = N;
+    }
+    long i = 0;
+    for (; i + 4 <= M; i += 4)
+        for (long j0 = 0; j0 < N; j0 += 32)
+            s_direct4_avx512(transA, i, j0, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    for (; i < M; i++)
+        for (long j0 = 0; j0 < N; j0 += 32)
+            s_direct1_avx512(transA, i, j0, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 #endif
 
@@ -273,7 +340,7 @@ static void d_builtin(nabla_isa isa, int transA, int transB, long M, long N, lon
         return;
     }
     double flops = (double)M * (double)N * (double)K;
-    if (flops <= GEMM_DIRECT_MAX_FLOPS) {
+    if (flops <= 24.0 * 24.0 * 24.0) {
         d_gemm_direct_generic(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }

@@ -169,20 +169,23 @@ static inline uint64_t now_ns(void) {
 
 static atomic_int g_num_threads = 0;  // 0 = not yet initialised
 
+// Job protocol: `word` packs (generation << 32) | remaining-items. Anyone (workers and the
+// calling thread) claims an item with a CAS that decrements `remaining` while the generation
+// is unchanged, so a worker that wakes up late (or was descheduled) can never take an item of
+// a finished job, and the caller only waits for items that were actually claimed: if the
+// workers are slow to start, the caller simply does all the work itself.
 typedef struct {
     pthread_mutex_t dispatch;  // serialises dispatching callers (trylock; busy => serial)
     pthread_mutex_t m;
     pthread_cond_t cv;
-    atomic_ulong gen;       // job generation
-    atomic_int sleeping;    // workers blocked on cv
-    atomic_long next;       // next index to claim
-    atomic_int pending;     // workers that have not finished the current job
+    atomic_uint_fast64_t word;  // generation << 32 | remaining items
+    atomic_long done;           // items finished in the current job
+    atomic_int sleeping;        // workers blocked on cv
     void (*fn)(void *, long);
     void *ctx;
     long n;
-    int job_workers;        // workers allowed to take items in this job
-    int nworkers;           // started workers
-    unsigned long start_gen[NABLA_MAX_THREADS];  // generation each worker starts from
+    int nworkers;               // started workers
+    uint32_t start_gen[NABLA_MAX_THREADS];  // generation each worker starts from
 } nabla_pool;
 
 static nabla_pool g_pool = {
@@ -193,36 +196,45 @@ static nabla_pool g_pool = {
 
 static _Thread_local int tl_in_pool = 0;  // set inside workers and during dispatch
 
+static inline uint32_t word_gen(uint64_t w) { return (uint32_t)(w >> 32); }
+
+// Claims and runs items of generation g until none are left.
+static void pool_drain(uint32_t g) {
+    for (;;) {
+        uint64_t w = atomic_load(&g_pool.word);
+        if (word_gen(w) != g || (uint32_t)w == 0) return;
+        if (!atomic_compare_exchange_weak(&g_pool.word, &w, w - 1)) continue;
+        // Claimed: the job cannot finish before this item does, so its fields are stable.
+        long i = g_pool.n - (long)(uint32_t)w;
+        g_pool.fn(g_pool.ctx, i);
+        atomic_fetch_add_explicit(&g_pool.done, 1, memory_order_release);
+    }
+}
+
 static void *pool_worker(void *arg) {
     int id = (int)(intptr_t)arg;
     tl_in_pool = 1;
-    unsigned long seen = g_pool.start_gen[id];  // written before pthread_create
+    uint32_t seen = g_pool.start_gen[id];  // written before pthread_create
     for (;;) {
-        unsigned long g = atomic_load_explicit(&g_pool.gen, memory_order_acquire);
+        uint32_t g = word_gen(atomic_load(&g_pool.word));
         if (g == seen) {
             uint64_t t0 = now_ns();
             int iter = 0;
-            while ((g = atomic_load_explicit(&g_pool.gen, memory_order_acquire)) == seen) {
+            while ((g = word_gen(atomic_load(&g_pool.word))) == seen) {
                 cpu_relax();
                 if ((++iter & 63) == 0 && now_ns() - t0 > NABLA_SPIN_NS) break;
             }
             if (g == seen) {
                 pthread_mutex_lock(&g_pool.m);
                 atomic_fetch_add(&g_pool.sleeping, 1);
-                while ((g = atomic_load(&g_pool.gen)) == seen) pthread_cond_wait(&g_pool.cv, &g_pool.m);
+                while ((g = word_gen(atomic_load(&g_pool.word))) == seen) pthread_cond_wait(&g_pool.cv, &g_pool.m);
                 atomic_fetch_sub(&g_pool.sleeping, 1);
                 pthread_mutex_unlock(&g_pool.m);
             }
         }
         seen = g;
-        if (id < g_pool.job_workers) {
-            void (*fn)(void *, long) = g_pool.fn;
-            void *ctx = g_pool.ctx;
-            long n = g_pool.n;
-            long i;
-            while ((i = atomic_fetch_add_explicit(&g_pool.next, 1, memory_order_relaxed)) < n) fn(ctx, i);
-        }
-        atomic_fetch_sub_explicit(&g_pool.pending, 1, memory_order_release);
+        // Workers beyond the current thread count sit out (a racy read is harmless here).
+        if (id + 1 < atomic_load_explicit(&g_num_threads, memory_order_relaxed)) pool_drain(g);
     }
     return NULL;
 }
@@ -263,11 +275,28 @@ static void run_serial(long n, void *ctx, void (*fn)(void *, long)) {
     for (long i = 0; i < n; i++) fn(ctx, i);
 }
 
+typedef struct {
+    void *ctx;
+    void (*fn)(void *, long);
+    long n, per;
+} big_range;
+
+static void big_range_task(void *c, long part) {
+    big_range *b = (big_range *)c;
+    long lo = part * b->per, hi = lo + b->per < b->n ? lo + b->per : b->n;
+    for (long i = lo; i < hi; i++) b->fn(b->ctx, i);
+}
+
 void nabla_pool_run(long n, void *ctx, void (*fn)(void *ctx, long i)) {
     if (n <= 0) return;
     int nt = nabla_get_num_threads();
     if (n == 1 || nt <= 1 || tl_in_pool) {
         run_serial(n, ctx, fn);
+        return;
+    }
+    if (n > 0x3fffffffL) {
+        big_range b = {ctx, fn, n, (n + 0x3ffffffeL) / 0x3fffffffL};
+        nabla_pool_run((n + b.per - 1) / b.per, &b, big_range_task);
         return;
     }
     if (pthread_mutex_trylock(&g_pool.dispatch) != 0) {
@@ -281,14 +310,13 @@ void nabla_pool_run(long n, void *ctx, void (*fn)(void *ctx, long i)) {
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        g_pool.start_gen[g_pool.nworkers] = atomic_load(&g_pool.gen);
+        g_pool.start_gen[g_pool.nworkers] = word_gen(atomic_load(&g_pool.word));
         int rc = pthread_create(&th, &attr, pool_worker, (void *)(intptr_t)g_pool.nworkers);
         pthread_attr_destroy(&attr);
         if (rc != 0) break;
         g_pool.nworkers++;
     }
-    int nw = g_pool.nworkers;
-    if (nw == 0) {
+    if (g_pool.nworkers == 0) {
         pthread_mutex_unlock(&g_pool.dispatch);
         run_serial(n, ctx, fn);
         return;
@@ -297,19 +325,17 @@ void nabla_pool_run(long n, void *ctx, void (*fn)(void *ctx, long i)) {
     g_pool.fn = fn;
     g_pool.ctx = ctx;
     g_pool.n = n;
-    g_pool.job_workers = want < nw ? want : nw;
-    atomic_store_explicit(&g_pool.next, 0, memory_order_relaxed);
-    atomic_store_explicit(&g_pool.pending, nw, memory_order_relaxed);
-    atomic_fetch_add(&g_pool.gen, 1);  // seq_cst: publishes the job
+    atomic_store(&g_pool.done, 0);
+    uint32_t g = word_gen(atomic_load(&g_pool.word)) + 1;
+    atomic_store(&g_pool.word, ((uint64_t)g << 32) | (uint64_t)n);  // publishes the job
     if (atomic_load(&g_pool.sleeping) > 0) {
         pthread_mutex_lock(&g_pool.m);
         pthread_cond_broadcast(&g_pool.cv);
         pthread_mutex_unlock(&g_pool.m);
     }
-    long i;
-    while ((i = atomic_fetch_add_explicit(&g_pool.next, 1, memory_order_relaxed)) < n) fn(ctx, i);
+    pool_drain(g);
     int iter = 0;
-    while (atomic_load_explicit(&g_pool.pending, memory_order_acquire) > 0) {
+    while (atomic_load_explicit(&g_pool.done, memory_order_acquire) < n) {
         cpu_relax();
         if (++iter > 20000) sched_yield();
     }

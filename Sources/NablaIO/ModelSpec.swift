@@ -114,7 +114,8 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         switch e {
         case .keyNotFound(let k, let c): return "missing key '\(k.stringValue)' at \(path(c.codingPath).isEmpty ? "top level" : path(c.codingPath))"
         case .typeMismatch(_, let c), .valueNotFound(_, let c): return "wrong type at \(path(c.codingPath)): \(c.debugDescription)"
-        case .dataCorrupted(let c): return "invalid data at \(path(c.codingPath)): \(c.debugDescription)"
+        case .dataCorrupted(let c):
+            return path(c.codingPath).isEmpty ? c.debugDescription : "invalid data at \(path(c.codingPath)): \(c.debugDescription)"
         @unknown default: return "\(e)"
         }
     }

@@ -46,6 +46,13 @@ public enum Checkpoint {
             "nabla.lr": "\(trainer.optimizer.learningRate)",
         ]
         if let c = info.classCount { meta["nabla.classes"] = String(c) }
+        // Dropout layers with their own generator (as ModelSpec.build makes them) draw their
+        // masks from it: its state is part of where training stands.
+        for (name, module) in trainer.model.namedModules() {
+            if let d = module as? Dropout, let g = d.generator {
+                meta["nabla.rng.dropout." + name] = g.state.map(String.init).joined(separator: ",")
+            }
+        }
         let state = trainer.optimizer.stateDict()
         for (k, v) in state.metadata { meta["optimizer." + k] = v }
         var extra: [String: Tensor] = [:]
@@ -90,9 +97,16 @@ public enum Checkpoint {
         }
         trainer.shuffleGenerator.state = try words("nabla.rng.shuffle")
         RandomGenerator.global.state = try words("nabla.rng.global")
+        for (name, module) in trainer.model.namedModules() {
+            if let d = module as? Dropout, let g = d.generator, m["nabla.rng.dropout." + name] != nil {
+                g.state = try words("nabla.rng.dropout." + name)
+            }
+        }
         trainer.completedEpochs = epoch
+        if let s = m["nabla.step"].flatMap(Int.init) { trainer.step = s }
         if let h = m["nabla.history"], let recs = try? JSONDecoder().decode([EpochRecord].self, from: Data(h.utf8)) {
             trainer.history.epochs = recs
+            trainer.bestValidationLoss = recs.compactMap(\.validationLoss).min() ?? .infinity
         }
         trainer.scheduler?.setEpoch(epoch)
     }

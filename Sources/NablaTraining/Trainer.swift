@@ -84,9 +84,9 @@ public final class Trainer {
     /// The weights with the best validation loss seen so far.
     public private(set) var bestState: [String: Tensor]?
     /// The best validation loss seen so far.
-    public private(set) var bestValidationLoss = Double.infinity
+    public internal(set) var bestValidationLoss = Double.infinity
     /// Global step counter (batches seen), used in error messages.
-    public private(set) var step = 0
+    public internal(set) var step = 0
     /// Called after every epoch (e.g. to write a checkpoint).
     public var onEpochEnd: ((Trainer, EpochRecord) throws -> Void)?
 
@@ -104,7 +104,8 @@ public final class Trainer {
     public func fit(_ train: TensorDataset, validation: TensorDataset? = nil, epochs: Int, batchSize: Int) throws -> History {
         nablaCheck(epochs >= 0 && batchSize > 0, "fit: epochs must be ≥ 0 and batch size > 0, got \(epochs) and \(batchSize)")
         let loader = DataLoader(train, batchSize: batchSize, shuffle: true, generator: shuffleGenerator)
-        var sinceBest = 0
+        // Epochs since the best validation loss (from the history, so a resumed run keeps counting).
+        var sinceBest = history.epochs.firstIndex { $0.validationLoss == bestValidationLoss }.map { history.epochs.count - 1 - $0 } ?? 0
         while completedEpochs < epochs {
             let epoch = completedEpochs + 1
             model.train()

@@ -31,7 +31,10 @@ struct Evaluate: ParsableCommand {
         guard FileManager.default.isReadableFile(atPath: load) else { throw CLIError("\(load): model file not found or not readable") }
         let contents = try ModelFile.load(load)
         let info = try Checkpoint.info(from: contents, path: load)
-        var (_, test, _) = try dataOptions.load(seed: seed, defaultTask: info.task, defaultData: info.dataName.isEmpty ? "digits" : info.dataName)
+        var (train, test, _) = try dataOptions.load(seed: seed, defaultTask: info.task, defaultData: info.dataName.isEmpty ? "digits" : info.dataName)
+        // Labels the model cannot predict anywhere in the data mean the wrong data or model,
+        // even when they happen to fall in the training split.
+        try checkLabels(train, info)
         try checkLabels(test, info)
         let spec = contents.spec
         guard spec.input.reduce(1, *) == test.inputShape.reduce(1, *) else {

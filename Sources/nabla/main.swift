@@ -15,6 +15,10 @@ do {
     try c.run()
 } catch let e as CleanExit {
     NablaCommand.exit(withError: e)
+} catch where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+    // ArgumentParser's own outcomes: `--help` (its help command throws a help request
+    // from run()), ExitCode, ValidationError.
+    NablaCommand.exit(withError: error)
 } catch {
     let text = (error as? LocalizedError)?.errorDescription ?? String(describing: error)
     FileHandle.standardError.write(Data(("error: " + text.replacingOccurrences(of: "\n", with: "; ") + "\n").utf8))
