@@ -9,9 +9,11 @@ OBJDUMP="${OBJDUMP:-objdump}"
 command -v "$OBJDUMP" >/dev/null 2>&1 || OBJDUMP=llvm-objdump
 command -v "$OBJDUMP" >/dev/null 2>&1 || { echo "check-no-fmaf: objdump not found" >&2; exit 2; }
 
+# .build/release is a symlink to .build/<triple>/release: follow it, then de-duplicate.
 objs=()
-while IFS= read -r -d '' f; do objs+=("$f"); done < <(
-    find -L "$BUILD_DIR" -path '*release*' -path '*CNablaKernels.build*' -name '*.o' -print0 2>/dev/null)
+while IFS= read -r f; do [ -n "$f" ] && objs+=("$f"); done < <(
+    find -L "$BUILD_DIR" -path '*release*' -path '*CNablaKernels.build*' -name '*.o' 2>/dev/null |
+        while IFS= read -r p; do realpath "$p"; done | sort -u)
 if [ "${#objs[@]}" -eq 0 ]; then
     echo "check-no-fmaf: no release objects of CNablaKernels under $BUILD_DIR (run swift build -c release)" >&2
     exit 2

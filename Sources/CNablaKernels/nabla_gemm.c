@@ -25,8 +25,13 @@ typedef void (*sukr_fn)(long kc, const float *A, const float *B, float *C, long 
                         float beta);
 typedef void (*dukr_fn)(long kc, const double *A, const double *B, double *C, long ldc,
                         double alpha, double beta);
-typedef struct { int mr, nr; long kc, mc, nc; sukr_fn ukr; const char *name; } s_ukr_desc;
-typedef struct { int mr, nr; long kc, mc, nc; dukr_fn ukr; const char *name; } d_ukr_desc;
+typedef void (*spack_fn)(int trans, const float *X, long ldx, long i0, long p0, long mc, long kc,
+                         int r, float *out);
+typedef void (*dpack_fn)(int trans, const double *X, long ldx, long i0, long p0, long mc, long kc,
+                         int r, double *out);
+// Micro-kernel description; pack_a / pack_b are optional ISA-specific packers (NULL: generic).
+typedef struct { int mr, nr; long kc, mc, nc; sukr_fn ukr; const char *name; spack_fn pack_a, pack_b; } s_ukr_desc;
+typedef struct { int mr, nr; long kc, mc, nc; dukr_fn ukr; const char *name; dpack_fn pack_a, pack_b; } d_ukr_desc;
 
 // ---------------------------------------------------------------------------------------
 // Micro-kernels: C[MR x NR] = alpha * Ap * Bp + beta * C   (beta == 0: C not read)
@@ -94,6 +99,91 @@ DEF_UKR_X86(d_ukr_neon, NOTARGET, double, float64x2_t, 8, 3, 2, vld1q_f64, nst_f
             nfma_f64, vmulq_f64, nz_f64, NEON_PF)
 #endif
 
+#if defined(NABLA_X86)
+// In-register 16x16 transpose: r[i] holds row i on entry and column i on exit.
+NABLA_TARGET_AVX512 static inline void tr16_avx512(__m512 *r) {
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int m = 0; m < 4; m++) {
+        t[m] = _mm512_shuffle_f32x4(r[m], r[4 + m], 0x88);
+        t[4 + m] = _mm512_shuffle_f32x4(r[m], r[4 + m], 0xdd);
+        t[8 + m] = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0x88);
+        t[12 + m] = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0xdd);
+    }
+    for (int m = 0; m < 4; m++) {
+        r[m] = _mm512_shuffle_f32x4(t[m], t[8 + m], 0x88);
+        r[8 + m] = _mm512_shuffle_f32x4(t[m], t[8 + m], 0xdd);
+        r[4 + m] = _mm512_shuffle_f32x4(t[4 + m], t[12 + m], 0x88);
+        r[12 + m] = _mm512_shuffle_f32x4(t[4 + m], t[12 + m], 0xdd);
+    }
+}
+
+static void s_pack_a(int transA, const float *A, long lda, long i0, long p0, long mc, long kc,
+                     int mr, float *restrict Ap);
+static void s_pack_b(int transB, const float *B, long ldb, long p0, long j0, long kc, long nc,
+                     int nr, float *restrict Bp);
+
+// Packs A (not transposed) into 12-row panels with 16x16 transposes (rows 12..15 unused).
+NABLA_TARGET_AVX512 static void s_pack_a_avx512(int transA, const float *A, long lda, long i0,
+                                                long p0, long mc, long kc, int mr, float *Ap) {
+    if (transA || mr != 12) {
+        s_pack_a(transA, A, lda, i0, p0, mc, kc, mr, Ap);
+        return;
+    }
+    long full = mc / 12 * 12;
+    for (long ip = 0; ip < full; ip += 12) {
+        const float *src = A + (i0 + ip) * lda + p0;
+        float *dst = Ap + ip * kc;
+        long k = 0;
+        for (; k + 16 <= kc; k += 16) {
+            __m512 r[16];
+            for (int i = 0; i < 12; i++) r[i] = _mm512_loadu_ps(src + i * lda + k);
+            for (int i = 12; i < 16; i++) r[i] = _mm512_setzero_ps();
+            tr16_avx512(r);
+            for (int kk = 0; kk < 16; kk++) _mm512_mask_storeu_ps(dst + (k + kk) * 12, 0x0FFF, r[kk]);
+        }
+        for (; k < kc; k++)
+            for (int i = 0; i < 12; i++) dst[k * 12 + i] = src[i * lda + k];
+    }
+    if (full < mc) s_pack_a(0, A, lda, i0 + full, p0, mc - full, kc, mr, Ap + full * kc);
+}
+
+// Packs op(B) = B^T (B stored N x K) into 32-column panels with 16x16 transposes.
+NABLA_TARGET_AVX512 static void s_pack_b_avx512(int transB, const float *B, long ldb, long p0,
+                                                long j0, long kc, long nc, int nr, float *Bp) {
+    if (!transB || nr != 32) {
+        s_pack_b(transB, B, ldb, p0, j0, kc, nc, nr, Bp);
+        return;
+    }
+    long full = nc / 32 * 32;
+    for (long jp = 0; jp < full; jp += 32) {
+        const float *src = B + (j0 + jp) * ldb + p0;
+        float *dst = Bp + jp * kc;
+        long k = 0;
+        for (; k + 16 <= kc; k += 16) {
+            for (int h = 0; h < 2; h++) {
+                __m512 r[16];
+                for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + (16 * h + i) * ldb + k);
+                tr16_avx512(r);
+                for (int kk = 0; kk < 16; kk++) _mm512_storeu_ps(dst + (k + kk) * 32 + 16 * h, r[kk]);
+            }
+        }
+        for (; k < kc; k++)
+            for (int c = 0; c < 32; c++) dst[k * 32 + c] = src[c * ldb + k];
+    }
+    if (full < nc) s_pack_b(1, B, ldb, p0, j0 + full, kc, nc - full, nr, Bp + full * kc);
+}
+#endif
+
 // Portable scalar micro-kernels (4x4).
 #define DEF_UKR_SCALAR(NAME, T)                                                               \
     static void NAME(long kc, const T *restrict A, const T *restrict B, T *restrict C,        \
@@ -115,17 +205,17 @@ DEF_UKR_X86(d_ukr_neon, NOTARGET, double, float64x2_t, 8, 3, 2, vld1q_f64, nst_f
 DEF_UKR_SCALAR(s_ukr_scalar, float)
 DEF_UKR_SCALAR(d_ukr_scalar, double)
 
-static const s_ukr_desc s_ukr_scalar_desc = {4, 4, 256, 128, 2048, s_ukr_scalar, "scalar, 4x4"};
-static const d_ukr_desc d_ukr_scalar_desc = {4, 4, 256, 128, 2048, d_ukr_scalar, "scalar, 4x4"};
+static const s_ukr_desc s_ukr_scalar_desc = {4, 4, 256, 128, 2048, s_ukr_scalar, "scalar, 4x4", NULL, NULL};
+static const d_ukr_desc d_ukr_scalar_desc = {4, 4, 256, 128, 2048, d_ukr_scalar, "scalar, 4x4", NULL, NULL};
 #if defined(NABLA_X86)
-static const s_ukr_desc s_ukr_avx512_desc = {12, 32, 256, 192, 4096, s_ukr_avx512, "avx512, 12x32"};
-static const s_ukr_desc s_ukr_avx2_desc = {6, 16, 256, 96, 4096, s_ukr_avx2, "avx2, 6x16"};
-static const d_ukr_desc d_ukr_avx512_desc = {12, 16, 256, 96, 4096, d_ukr_avx512, "avx512, 12x16"};
-static const d_ukr_desc d_ukr_avx2_desc = {6, 8, 256, 96, 4096, d_ukr_avx2, "avx2, 6x8"};
+static const s_ukr_desc s_ukr_avx512_desc = {12, 32, 256, 192, 4096, s_ukr_avx512, "avx512, 12x32", s_pack_a_avx512, s_pack_b_avx512};
+static const s_ukr_desc s_ukr_avx2_desc = {6, 16, 256, 96, 4096, s_ukr_avx2, "avx2, 6x16", NULL, NULL};
+static const d_ukr_desc d_ukr_avx512_desc = {12, 16, 256, 96, 4096, d_ukr_avx512, "avx512, 12x16", NULL, NULL};
+static const d_ukr_desc d_ukr_avx2_desc = {6, 8, 256, 96, 4096, d_ukr_avx2, "avx2, 6x8", NULL, NULL};
 #endif
 #if defined(NABLA_ARM64)
-static const s_ukr_desc s_ukr_neon_desc = {8, 12, 256, 128, 4096, s_ukr_neon, "neon, 8x12"};
-static const d_ukr_desc d_ukr_neon_desc = {8, 6, 256, 128, 4096, d_ukr_neon, "neon, 8x6"};
+static const s_ukr_desc s_ukr_neon_desc = {8, 12, 256, 128, 4096, s_ukr_neon, "neon, 8x12", NULL, NULL};
+static const d_ukr_desc d_ukr_neon_desc = {8, 6, 256, 128, 4096, d_ukr_neon, "neon, 8x6", NULL, NULL};
 #endif
 
 static const s_ukr_desc *s_ukr_for(nabla_isa isa) {
@@ -318,7 +408,9 @@ static void s_builtin(nabla_isa isa, int transA, int transB, long M, long N, lon
         return;
     }
     double flops = (double)M * (double)N * (double)K;
-    if (flops <= GEMM_DIRECT_MAX_FLOPS || (M == 1 && !transB) || (M <= 2 && transB && !transA)) {
+    // The AVX-512 direct kernel beats packing up to ~64^3; the portable one only for tiny sizes.
+    double direct_max = isa == NABLA_ISA_AVX512 ? (double)GEMM_DIRECT_MAX_FLOPS : 24.0 * 24.0 * 24.0;
+    if (flops <= direct_max || (M == 1 && !transB) || (M <= 2 && transB && !transA)) {
 #if defined(NABLA_X86)
         if (isa == NABLA_ISA_AVX512) {
             s_direct_avx512(transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
@@ -497,8 +589,11 @@ const char *nabla_blas_description(void) {
 }
 
 // Tiny products stay on the built-in direct kernel even when an external BLAS is active:
-// the call overhead of the library dominates there.
-#define EXT_MIN_FLOPS 4096.0
+// the call overhead of the library dominates there (with AVX-512 the direct kernel wins up
+// to about 64^3 multiply-adds).
+static inline double ext_min_flops(void) {
+    return nabla_isa_current() == NABLA_ISA_AVX512 ? (double)GEMM_DIRECT_MAX_FLOPS : 4096.0;
+}
 
 static int fits_int(long M, long N, long K, long lda, long ldb, long ldc) {
     const long lim = 0x7fffffffL;
@@ -509,7 +604,7 @@ void nabla_sgemm(int transA, int transB, long M, long N, long K, float alpha, co
                  long lda, const float *B, long ldb, float beta, float *C, long ldc) {
     int b = blas_backend();
     if (b != NABLA_BLAS_BUILTIN && M > 0 && N > 0 && K > 0 &&
-        (double)M * (double)N * (double)K > EXT_MIN_FLOPS && fits_int(M, N, K, lda, ldb, ldc)) {
+        (double)M * (double)N * (double)K > ext_min_flops() && fits_int(M, N, K, lda, ldb, ldc)) {
         g_ext_sgemm[b](CBLAS_ROW_MAJOR, transA ? CBLAS_TRANS : CBLAS_NO_TRANS,
                        transB ? CBLAS_TRANS : CBLAS_NO_TRANS, (int)M, (int)N, (int)K, alpha, A,
                        (int)lda, B, (int)ldb, beta, C, (int)ldc);
@@ -522,7 +617,7 @@ void nabla_dgemm(int transA, int transB, long M, long N, long K, double alpha, c
                  long lda, const double *B, long ldb, double beta, double *C, long ldc) {
     int b = blas_backend();
     if (b != NABLA_BLAS_BUILTIN && M > 0 && N > 0 && K > 0 &&
-        (double)M * (double)N * (double)K > EXT_MIN_FLOPS && fits_int(M, N, K, lda, ldb, ldc)) {
+        (double)M * (double)N * (double)K > 4096.0 && fits_int(M, N, K, lda, ldb, ldc)) {
         g_ext_dgemm[b](CBLAS_ROW_MAJOR, transA ? CBLAS_TRANS : CBLAS_NO_TRANS,
                        transB ? CBLAS_TRANS : CBLAS_NO_TRANS, (int)M, (int)N, (int)K, alpha, A,
                        (int)lda, B, (int)ldb, beta, C, (int)ldc);
