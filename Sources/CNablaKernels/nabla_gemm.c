@@ -553,7 +553,18 @@ static void blas_init(void) {
             snprintf(g_blas_note, sizeof g_blas_note, "; unknown NABLA_BLAS=%.40s", e);
         }
     }
-    if (choice < 0) choice = have_acc ? NABLA_BLAS_ACCELERATE : have_ob ? NABLA_BLAS_OPENBLAS : NABLA_BLAS_BUILTIN;
+    if (choice < 0) {
+        // Automatic choice. On AVX-512 the built-in 12x32 kernel measured 1.6-1.9x
+        // OpenBLAS's float32 GEMM on one thread and 1.4-1.7x on two (BENCHMARKS.md), and a
+        // training step that mixes GEMMs with Nabla's own kernels avoids two thread pools
+        // spinning against each other; elsewhere a system BLAS is preferred when found.
+        if (nabla_isa_current() == NABLA_ISA_AVX512 && !have_acc) {
+            choice = NABLA_BLAS_BUILTIN;
+            if (have_ob) snprintf(g_blas_note, sizeof g_blas_note, "; OpenBLAS found, NABLA_BLAS=openblas selects it");
+        } else {
+            choice = have_acc ? NABLA_BLAS_ACCELERATE : have_ob ? NABLA_BLAS_OPENBLAS : NABLA_BLAS_BUILTIN;
+        }
+    }
     atomic_store(&g_backend, choice);
 }
 

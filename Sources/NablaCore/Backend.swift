@@ -13,8 +13,9 @@ public enum Backend {
         case accelerate
     }
 
-    /// The active GEMM path (chosen at first use: `NABLA_BLAS=builtin|openblas|accelerate`
-    /// forces one; otherwise a system BLAS if `dlopen` finds one, else the built-in kernel).
+    /// The active GEMM path, chosen at first use: `NABLA_BLAS=builtin|openblas|accelerate`
+    /// forces one; otherwise Accelerate or OpenBLAS when `dlopen` finds them, except on
+    /// AVX-512 CPUs, where the built-in kernel measured faster than OpenBLAS and is used.
     public static var gemmPath: GEMMPath {
         switch nabla_blas_active() {
         case NABLA_BLAS_OPENBLAS: return .openblas

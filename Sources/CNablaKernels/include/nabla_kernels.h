@@ -61,8 +61,9 @@ typedef enum {
     NABLA_BLAS_ACCELERATE = 2,
 } nabla_blas_backend;
 
-/// The active GEMM backend. On first use, reads NABLA_BLAS (builtin|openblas|accelerate)
-/// and otherwise tries to dlopen OpenBLAS (Linux) / Accelerate (macOS).
+/// The active GEMM backend. On first use, reads NABLA_BLAS (builtin|openblas|accelerate);
+/// otherwise dlopens OpenBLAS (Linux) / Accelerate (macOS) and uses it, except on
+/// AVX-512 CPUs without Accelerate, where the built-in kernel measured faster.
 nabla_blas_backend nabla_blas_active(void);
 /// Name of the active backend plus detail, e.g. "openblas (libopenblas.so.0)" or
 /// "builtin (avx512, 8x32)".
