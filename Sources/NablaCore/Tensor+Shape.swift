@@ -198,7 +198,7 @@ extension Tensor {
         let inShape = shape, dt = dtype
         return Tensor.record(out, op: "IndexSelect", self) { g in
             let g = g.to(dt)
-            var full = Tensor.zeros(inShape, dtype: dt)
+            let full = Tensor.zeros(inShape, dtype: dt)
             for o in 0..<outer {
                 for (k, i) in indices.enumerated() {
                     for j in 0..<inner {

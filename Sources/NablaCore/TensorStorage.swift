@@ -3,7 +3,7 @@
 /// A storage is a single heap object (header and elements in one allocation), shared
 /// between tensors until one of them is mutated (copy-on-write).
 
-final class TensorStorage: ManagedBuffer<TensorStorage.Header, SIMD8<Float>>, @unchecked Sendable {
+final class TensorStorage: ManagedBuffer<TensorStorage.Header, SIMD8<Float>> {
     @usableFromInline
     struct Header {
         var count: Int
