@@ -1,3 +1,8 @@
+import CNablaKernels
+
+/// Tunes the C allocator once, before the first tensor buffer (see nabla_alloc.c).
+private let allocatorTuned: Void = nabla_tune_allocator()
+
 /// The contiguous buffer of elements behind one or more ``Tensor`` values.
 ///
 /// A storage is a single heap object (header and elements in one allocation), shared
@@ -13,6 +18,7 @@ final class TensorStorage: ManagedBuffer<TensorStorage.Header, SIMD8<Float>> {
     /// Allocates uninitialised storage for `count` elements of `dtype`.
 
     static func allocate(count: Int, dtype: DType) -> TensorStorage {
+        _ = allocatorTuned
         let bytes = max(count * dtype.byteSize, 1)
         let vectors = (bytes + 31) / 32
         let buffer = self.create(minimumCapacity: vectors) { _ in Header(count: count, dtype: dtype) }

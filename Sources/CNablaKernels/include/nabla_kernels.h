@@ -138,6 +138,10 @@ float nabla_s_min(const float *x, long n);
 /// Column sums of a rows x cols matrix: out[c] = sum_r x[r,c] (bias gradients)
 void nabla_s_sum_rows(const float *x, float *out, long rows, long cols);
 
+/// Keeps large freed buffers in the heap for reuse instead of unmapping them (glibc's
+/// mmap/trim thresholds). Idempotent; called by NablaCore before its first allocation.
+void nabla_tune_allocator(void);
+
 // ---------------------------------------------------------------------------------------
 // Fused optimizer updates (float32, in place)
 // ---------------------------------------------------------------------------------------
