@@ -169,6 +169,15 @@ extension Tensor {
         return out
     }
 
+    /// Whether an op on `a` must record a graph node (checked before building the
+    /// backward closure, so ops outside a graph allocate no closure context).
+    @inline(__always)
+    static func recording(_ a: Tensor) -> Bool { a.node != nil && nabla_grad_enabled() != 0 }
+
+    /// Whether an op on `a` and `b` must record a graph node.
+    @inline(__always)
+    static func recording(_ a: Tensor, _ b: Tensor) -> Bool { (a.node != nil || b.node != nil) && nabla_grad_enabled() != 0 }
+
     /// ``record(_:op:inputs:_:)`` for a one-input op, without building an input array.
     static func record(_ value: Tensor, op: @autoclosure () -> String, _ a: Tensor,
                        _ backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {

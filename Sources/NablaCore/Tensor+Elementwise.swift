@@ -23,6 +23,7 @@ extension Tensor {
     public static func + (a: Tensor, b: Tensor) -> Tensor {
         let out = binaryRaw(a, b, FAdd.self, kernel: NABLA_BIN_ADD, op: "add")
         let sa = a.shape, sb = b.shape
+        guard Tensor.recording(a, b) else { return out }
         return record(out, op: "Add", a, b) { g in [g.sum(toShape: sa), g.sum(toShape: sb)] }
     }
 
@@ -30,6 +31,7 @@ extension Tensor {
     public static func - (a: Tensor, b: Tensor) -> Tensor {
         let out = binaryRaw(a, b, FSub.self, kernel: NABLA_BIN_SUB, op: "sub")
         let sa = a.shape, sb = b.shape
+        guard Tensor.recording(a, b) else { return out }
         return record(out, op: "Sub", a, b) { g in [g.sum(toShape: sa), (-g).sum(toShape: sb)] }
     }
 
@@ -37,6 +39,7 @@ extension Tensor {
     public static func * (a: Tensor, b: Tensor) -> Tensor {
         let out = binaryRaw(a, b, FMul.self, kernel: NABLA_BIN_MUL, op: "mul")
         let av = a.detached(), bv = b.detached()
+        guard Tensor.recording(a, b) else { return out }
         return record(out, op: "Mul", a, b) { g in
             [a.node == nil ? nil : (g * bv).sum(toShape: av.shape),
              b.node == nil ? nil : (g * av).sum(toShape: bv.shape)]
@@ -47,6 +50,7 @@ extension Tensor {
     public static func / (a: Tensor, b: Tensor) -> Tensor {
         let out = binaryRaw(a, b, FDiv.self, kernel: NABLA_BIN_DIV, op: "div")
         let av = a.detached(), bv = b.detached()
+        guard Tensor.recording(a, b) else { return out }
         return record(out, op: "Div", a, b) { g in
             [a.node == nil ? nil : (g / bv).sum(toShape: av.shape),
              b.node == nil ? nil : (-(g * av) / (bv * bv)).sum(toShape: bv.shape)]
@@ -104,6 +108,7 @@ extension Tensor {
         let out = scalarRaw(a, s, NABLA_BIN_DIV, scalarFirst: true)
         let av = a.detached()
         // d(s/a)/da = -s/a²
+        guard Tensor.recording(a) else { return out }
         return record(out, op: "RDivScalar", a) { g in [g * (-s) / (av * av)] }
     }
 
@@ -134,6 +139,7 @@ extension Tensor {
         else { out = Tensor.scalarRaw(self, p, NABLA_BIN_POW, scalarFirst: false) }
         let x = detached()
         // d(x^p)/dx = p·x^(p-1)
+        guard Tensor.recording(self) else { return out }
         return Tensor.record(out, op: "PowScalar", self) { g in
             [p == 2 ? g * x * 2 : g * (x.pow(p - 1) * p)]
         }
@@ -144,6 +150,7 @@ extension Tensor {
         let out = Tensor.binaryRaw(self, exponent, FPow.self, kernel: NABLA_BIN_POW, op: "pow")
         let a = detached(), b = exponent.detached(), o = out
         // ∂/∂a = b·a^(b-1);  ∂/∂b = a^b·log(a)
+        guard Tensor.recording(self, exponent) else { return out }
         return Tensor.record(out, op: "Pow", self, exponent) { g in
             [self.node == nil ? nil : (g * b * a.pow(b - 1)).sum(toShape: a.shape),
              exponent.node == nil ? nil : (g * o * a.log()).sum(toShape: b.shape)]
@@ -158,38 +165,49 @@ extension Tensor {
     /// e^x.
     public func exp() -> Tensor {
         let out = Tensor.mapRaw(self, FExp.self, kernel: NABLA_UN_EXP)
+        guard Tensor.recording(self) else { return out }
         return Tensor.record(out, op: "Exp", self) { g in [g * out] }
     }
     /// Natural logarithm.
     public func log() -> Tensor {
         let x = detached()
-        return Tensor.record(Tensor.mapRaw(self, FLog.self, kernel: NABLA_UN_LOG), op: "Log", self) { g in [g / x] }
+        let out = Tensor.mapRaw(self, FLog.self, kernel: NABLA_UN_LOG)
+        guard Tensor.recording(self) else { return out }
+        return Tensor.record(out, op: "Log", self) { g in [g / x] }
     }
     /// Square root (derivative 1/(2√x)).
     public func sqrt() -> Tensor {
         let out = Tensor.mapRaw(self, FSqrt.self, kernel: NABLA_UN_SQRT)
+        guard Tensor.recording(self) else { return out }
         return Tensor.record(out, op: "Sqrt", self) { g in [g / (out * 2)] }
     }
     /// Absolute value; the derivative at 0 is 0 (PyTorch's convention).
     public func abs() -> Tensor {
         let x = detached()
-        return Tensor.record(Tensor.mapRaw(self, FAbs.self, kernel: NABLA_UN_ABS), op: "Abs", self) { g in [g * x.sign()] }
+        let out = Tensor.mapRaw(self, FAbs.self, kernel: NABLA_UN_ABS)
+        guard Tensor.recording(self) else { return out }
+        return Tensor.record(out, op: "Abs", self) { g in [g * x.sign()] }
     }
     /// Sign: −1, 0 or 1 (zero gradient everywhere).
     public func sign() -> Tensor { Tensor.mapRaw(self, FSign.self, kernel: NABLA_UN_SIGN) }
     /// Sine.
     public func sin() -> Tensor {
         let x = detached()
-        return Tensor.record(Tensor.mapRaw(self, FSin.self, kernel: NABLA_UN_SIN), op: "Sin", self) { g in [g * x.cos()] }
+        let out = Tensor.mapRaw(self, FSin.self, kernel: NABLA_UN_SIN)
+        guard Tensor.recording(self) else { return out }
+        return Tensor.record(out, op: "Sin", self) { g in [g * x.cos()] }
     }
     /// Cosine.
     public func cos() -> Tensor {
         let x = detached()
-        return Tensor.record(Tensor.mapRaw(self, FCos.self, kernel: NABLA_UN_COS), op: "Cos", self) { g in [-(g * x.sin())] }
+        let out = Tensor.mapRaw(self, FCos.self, kernel: NABLA_UN_COS)
+        guard Tensor.recording(self) else { return out }
+        return Tensor.record(out, op: "Cos", self) { g in [-(g * x.sin())] }
     }
     /// Hyperbolic tangent (derivative 1 − tanh²).
     public func tanh() -> Tensor {
         let out = Tensor.mapRaw(self, FTanh.self, kernel: NABLA_UN_TANH)
+        guard Tensor.recording(self) else { return out }
         return Tensor.record(out, op: "Tanh", self) { g in
             [Tensor.fusedBackward(out, g, NablaFusedRule.tanh)]
         }
@@ -197,6 +215,7 @@ extension Tensor {
     /// Logistic sigmoid 1/(1+e^−x), stable for large |x| (derivative σ(1−σ)).
     public func sigmoid() -> Tensor {
         let out = Tensor.mapRaw(self, FSigmoid.self, kernel: NABLA_UN_SIGMOID)
+        guard Tensor.recording(self) else { return out }
         return Tensor.record(out, op: "Sigmoid", self) { g in
             [Tensor.fusedBackward(out, g, NablaFusedRule.sigmoid)]
         }
@@ -204,14 +223,18 @@ extension Tensor {
     /// Rectified linear unit max(0, x); the derivative at 0 is 0, as in PyTorch.
     public func relu() -> Tensor {
         let x = detached()
-        return Tensor.record(Tensor.mapRaw(self, FRelu.self, kernel: NABLA_UN_RELU), op: "Relu", self) { g in
+        let out = Tensor.mapRaw(self, FRelu.self, kernel: NABLA_UN_RELU)
+        guard Tensor.recording(self) else { return out }
+        return Tensor.record(out, op: "Relu", self) { g in
             [Tensor.fusedBackward(x, g, NablaFusedRule.relu)]
         }
     }
     /// The error function (derivative 2/√π·e^(−x²)).
     public func erf() -> Tensor {
         let x = detached()
-        return Tensor.record(Tensor.mapRaw(self, FErf.self, kernel: NABLA_UN_ERF), op: "Erf", self) { g in
+        let out = Tensor.mapRaw(self, FErf.self, kernel: NABLA_UN_ERF)
+        guard Tensor.recording(self) else { return out }
+        return Tensor.record(out, op: "Erf", self) { g in
             [g * ((-(x * x)).exp() * (2 / Double.pi.squareRoot()))]
         }
     }
@@ -247,6 +270,7 @@ extension Tensor {
     public static func maximum(_ a: Tensor, _ b: Tensor) -> Tensor {
         let out = binaryRaw(a, b, FMax.self, kernel: NABLA_BIN_MAX, op: "maximum")
         let av = a.detached(), bv = b.detached()
+        guard Tensor.recording(a, b) else { return out }
         return record(out, op: "Maximum", a, b) { g in
             let wa = (av .> bv) + (av .== bv) * 0.5
             return [(g * wa).sum(toShape: av.shape), (g * (1 - wa)).sum(toShape: bv.shape)]
@@ -268,6 +292,7 @@ extension Tensor {
             for i in 0..<count { d[i] = s[i].isNaN ? s[i] : Swift.min(Swift.max(s[i], lo), hi) }
         }
         let x = detached()
+        guard Tensor.recording(self) else { return out }
         return Tensor.record(out, op: "Clamp", self) { g in
             [g * ((x .>= lo) * (x .<= hi))]
         }
@@ -305,6 +330,7 @@ extension Tensor {
         // leaks into the result (0·inf would be NaN).
         let out = selectRaw(cb, a.detached().broadcast(to: shape), b.detached().broadcast(to: shape))
         let sa = a.shape, sb = b.shape
+        guard Tensor.recording(a, b) else { return out }
         return record(out, op: "Where", a, b) { g in
             [(g * cb).sum(toShape: sa), (g * (1 - cb)).sum(toShape: sb)]
         }

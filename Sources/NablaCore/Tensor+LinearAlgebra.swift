@@ -23,6 +23,7 @@ extension Tensor {
     static func batchedMatmul(_ a: Tensor, _ b: Tensor) -> Tensor {
         let out = matmulRaw(a, b, transA: false, transB: false)
         let av = a.detached(), bv = b.detached()
+        guard Tensor.recording(a, b) else { return out }
         return record(out, op: "MatMul", a, b) { g in
             // dA = g · Bᵀ, dB = Aᵀ · g (summed over broadcast batch dimensions).
             let g = g.to(av.dtype)
@@ -214,7 +215,8 @@ extension Tensor {
             nablaCheck(b.dtype == dtype, "linear: bias is \(b.dtype) but input is \(dtype)")
         }
         let rows = count / Swift.max(inF, 1)
-        let outShape = Array(shape.dropLast()) + [outF]
+        var outShape = shape
+        outShape[outShape.count - 1] = outF
         let out = Tensor(uninitializedShape: outShape, dtype: dtype)
         Tensor.gemm(false, true, rows, outF, inF, self, 0, weight, 0, out, 0)
         if let b = bias {
@@ -225,9 +227,10 @@ extension Tensor {
                 for r in 0..<rows { for c in 0..<outF { po[r * outF + c] += pb[c] } }
             }
         }
+        let xNeeds = requiresGrad, wNeeds = weight.requiresGrad, bNeeds = bias?.requiresGrad ?? false
+        guard (xNeeds || wNeeds || bNeeds) && nabla_grad_enabled() != 0 else { return out }
         let x = detached(), w = weight.detached()
         let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
-        let xNeeds = requiresGrad, wNeeds = weight.requiresGrad, bNeeds = bias?.requiresGrad ?? false
         return Tensor.record(out, op: "Linear", inputs: inputs) { g in
             let g = g.to(x.dtype)
             var grads: [Tensor?] = []

@@ -120,6 +120,7 @@ extension Tensor {
         }
         let out = Tensor(scalar: total * scale, dtype: dtype)
         let inShape = shape, dt = dtype
+        guard Tensor.recording(self) else { return out }
         return Tensor.record(out, op: op, self) { g in [Tensor(repeating: g.item() * scale, shape: inShape, dtype: dt)] }
     }
 
@@ -129,6 +130,7 @@ extension Tensor {
         if ax.isEmpty { return self }
         let out = reduceAxesRaw(ax, .sum, keepDims: keepDims)
         let inShape = shape, kept = keptShape(ax)
+        guard Tensor.recording(self) else { return out }
         return Tensor.record(out, op: "Sum", self) { g in [g.reshaped(kept).broadcast(to: inShape)] }
     }
     /// Sum over one axis.
@@ -160,6 +162,7 @@ extension Tensor {
         if ax.isEmpty { return self }
         let out = reduceAxesRaw(ax, kind, keepDims: keepDims)
         let x = detached(), kept = keptShape(ax)
+        guard Tensor.recording(self) else { return out }
         return Tensor.record(out, op: op.capitalized, self) { g in
             let m = out.reshaped(kept)
             let mask = x .== m
@@ -211,4 +214,20 @@ extension Tensor {
     }
     /// log Σ exp(x) over one axis.
     public func logSumExp(axis: Int, keepDims: Bool = false) -> Tensor { logSumExp(axes: [axis], keepDims: keepDims) }
+}
+
+extension Tensor {
+    /// `scale · Σ (self − target)²` as one op: the fused form of a mean or summed squared
+    /// error (what `Loss.mse` uses). `target` is treated as a constant (no gradient flows
+    /// to it); shapes must match exactly. The derivative is `2·scale·(self − target)`.
+    public func squaredErrorSum(_ target: Tensor, scale: Double = 1) -> Tensor {
+        nablaCheck(shape == target.shape, "squaredErrorSum: shapes \(shape) and \(target.shape) differ")
+        let diff = Tensor.binaryRaw(detached(), target.detached(), FSub.self, kernel: NABLA_BIN_SUB, op: "squaredErrorSum")
+        let sq = Tensor.mapRaw(diff, FSquare.self, kernel: NABLA_UN_SQUARE)
+        let total = dtype == .float32 ? nabla_s_sum(sq.pointer(Float.self), sq.count)
+                                      : (0..<sq.count).reduce(0.0) { $0 + sq.pointer(Double.self)[$1] }
+        let out = Tensor(scalar: total * scale, dtype: dtype)
+        guard Tensor.recording(self) else { return out }
+        return Tensor.record(out, op: "SquaredErrorSum", self) { g in [diff * (2 * scale * g.item())] }
+    }
 }

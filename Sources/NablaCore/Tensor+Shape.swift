@@ -39,7 +39,9 @@ extension Tensor {
                    "reshape: cannot reshape \(shape) (\(count) elements) to \(newShape)")
         if s == shape { return self }
         let inShape = shape
-        return Tensor.record(Tensor(storage: storage, shape: s), op: "Reshape", self) { g in [g.reshaped(inShape)] }
+        let out = Tensor(storage: storage, shape: s)
+        guard Tensor.recording(self) else { return out }
+        return Tensor.record(out, op: "Reshape", self) { g in [g.reshaped(inShape)] }
     }
     /// Reshaped with variadic dimensions.
     public func reshaped(_ dims: Int...) -> Tensor { reshaped(dims) }
@@ -83,6 +85,7 @@ extension Tensor {
         let out = Tensor.stridedCopy(self, shape: ax.map { shape[$0] }, strides: ax.map { st[$0] })
         var inverse = [Int](repeating: 0, count: rank)
         for (i, a) in ax.enumerated() { inverse[a] = i }
+        guard Tensor.recording(self) else { return out }
         return Tensor.record(out, op: "Permute", self) { g in [g.permuted(inverse)] }
     }
     /// Reorders the axes (variadic form).
@@ -105,6 +108,7 @@ extension Tensor {
         nablaCheck(Shape.broadcast(shape, target) == target, "expand: shape \(shape) cannot be broadcast to \(target)")
         let out = Tensor.stridedCopy(self, shape: target, strides: Shape.broadcastStrides(from: shape, to: target))
         let inShape = shape
+        guard Tensor.recording(self) else { return out }
         return Tensor.record(out, op: "Expand", self) { g in [g.sum(toShape: inShape)] }
     }
 
@@ -144,6 +148,7 @@ extension Tensor {
         }
         let out = Tensor.stridedCopy(self, shape: outShape, strides: outStrides, offset: offset)
         let inShape = shape, dt = dtype
+        guard Tensor.recording(self) else { return out }
         return Tensor.record(out, op: "Slice", self) { g in
             var full = Tensor.zeros(inShape, dtype: dt)
             full.stridedAddInPlace(g.to(dt), shape: outShape, strides: outStrides, offset: offset)
@@ -196,6 +201,7 @@ extension Tensor {
             }
         }
         let inShape = shape, dt = dtype
+        guard Tensor.recording(self) else { return out }
         return Tensor.record(out, op: "IndexSelect", self) { g in
             let g = g.to(dt)
             let full = Tensor.zeros(inShape, dtype: dt)
@@ -349,6 +355,7 @@ extension Tensor {
         let interior = self.detached() - Tensor(scalar: value, dtype: dtype)
         out.stridedAddInPlace(interior, shape: shape, strides: ost, offset: offset)
         let ix = w.enumerated().map { TensorIndex.range(start: $0.element.0, end: $0.element.0 + shape[$0.offset], step: 1) }
+        guard Tensor.recording(self) else { return out }
         return Tensor.record(out, op: "Pad", self) { g in [g.slice(ix)] }
     }
 }

@@ -35,7 +35,12 @@ public enum Loss {
     /// Mean squared error (a − t)², as `F.mse_loss`.
     public static func mse(_ prediction: Tensor, _ target: Tensor, reduction: Reduction = .mean) -> Tensor {
         checkSameShape(prediction, target, "mse")
-        return reduction.apply((prediction - target.detached()).squared())
+        switch reduction {
+        // One fused op for the reduced forms (PyTorch's mse_loss is one op too).
+        case .mean: return prediction.squaredErrorSum(target.to(prediction.dtype), scale: 1 / Double(Swift.max(prediction.count, 1)))
+        case .sum: return prediction.squaredErrorSum(target.to(prediction.dtype))
+        case .none: return (prediction - target.detached()).squared()
+        }
     }
 
     /// Mean absolute error |a − t|, as `F.l1_loss` (subgradient 0 where a = t).

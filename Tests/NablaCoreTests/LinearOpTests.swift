@@ -30,3 +30,21 @@ final class LinearOpTests: XCTestCase {
         XCTAssertTrue(allClose(x.linear(weight: w, bias: b), x.matmul(w.transposed()) + b, rtol: 1e-5, atol: 1e-5))
     }
 }
+
+/// The fused squared-error op behind `Loss.mse`.
+final class SquaredErrorOpTests: XCTestCase {
+    func testGradCheck() {
+        let g = RandomGenerator(seed: 11)
+        let p = Tensor.randomNormal([3, 4], dtype: .float64, generator: g)
+        let t = Tensor.randomNormal([3, 4], dtype: .float64, generator: g)
+        let r = gradCheck([p]) { xs in xs[0].squaredErrorSum(t, scale: 0.25) }
+        XCTAssertTrue(r.passed, r.description)
+    }
+
+    /// Equals the unfused composition mean((p − t)²), by definition of the mean.
+    func testMatchesComposition() {
+        let g = RandomGenerator(seed: 12)
+        let p = Tensor.randomNormal([5, 7], generator: g), t = Tensor.randomNormal([5, 7], generator: g)
+        XCTAssertEqual(p.squaredErrorSum(t, scale: 1.0 / 35).item(), ((p - t) * (p - t)).mean().item(), accuracy: 1e-6)
+    }
+}
