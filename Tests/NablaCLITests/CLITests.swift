@@ -206,6 +206,32 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(try lastJSON(c)["final_train_loss"] as? Double, try lastJSON(b)["final_train_loss"] as? Double)
     }
 
+    /// The README's walk-through on the shipped Iris CSV: train with a named target column,
+    /// predict one class per line (and JSON), and a regression on another column.
+    func testReadmeIrisWalkthrough() throws {
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let iris = repo.appendingPathComponent("Examples/data/iris.csv").path
+        let new = repo.appendingPathComponent("Examples/data/iris-new.csv").path
+        let model = directory + "/iris.safetensors"
+        let train = try nabla(["train", "--data", "csv:" + iris, "--target", "species", "--save", model, "--quiet", "--json"])
+        XCTAssertEqual(train.status, 0, train.stderr)
+        let accuracy = try lastJSON(train)["test_accuracy"] as? Double ?? 0
+        XCTAssertGreaterThan(accuracy, 0.85, "an MLP separates the three iris species well")
+        let predict = try nabla(["predict", "--load", model, "--input", new])
+        XCTAssertEqual(predict.status, 0, predict.stderr)
+        // iris-new.csv holds rows 1, 61, 121, 26, 76, 141 of iris.csv: species 0, 1, 2, 0, 1, 2.
+        let classes = predict.stdoutLines.compactMap { Int($0) }
+        XCTAssertEqual(classes.count, 6)
+        XCTAssertGreaterThanOrEqual(zip(classes, [0, 1, 2, 0, 1, 2]).filter { $0 == $1 }.count, 5)
+        let json = try nabla(["predict", "--load", model, "--input", new, "--json"])
+        XCTAssertEqual(json.stdoutLines.count, 6)
+        XCTAssertTrue(json.stdoutLines[0].contains("probabilities"))
+        let regression = try nabla(["train", "--data", "csv:" + iris, "--target", "petal_width", "--task", "regression",
+                                    "--loss", "mse", "--quiet", "--json"])
+        XCTAssertEqual(regression.status, 0, regression.stderr)
+        XCTAssertNotNil(try lastJSON(regression)["test_mae"])
+    }
+
     func testCSVRegression() throws {
         // y = 2a − b + 0.5 on a grid: a regression problem an MLP fits well.
         var lines = ["a,b,y"]
