@@ -10,8 +10,13 @@ import CNablaKernels
 final class GradNode: @unchecked Sendable {
     /// The op name shown in descriptions (`grad_fn=<MulBackward>`).
     let op: String
-    /// The nodes of the op's inputs (nil where an input needs no gradient).
-    var inputs: [GradNode?]
+    /// The nodes of the op's first three inputs, stored inline so recording an op of up
+    /// to three inputs allocates no input list (nil where an input needs no gradient).
+    var input0: GradNode?, input1: GradNode?, input2: GradNode?
+    /// The nodes of inputs beyond the third (n-ary ops such as concatenate).
+    var moreInputs: [GradNode?] = []
+    /// How many inputs the op has.
+    var inputCount: Int
     /// Maps the output gradient to one gradient per input (nil for no contribution).
     var rule: ((Tensor) -> [Tensor?])?
     /// For leaves: the accumulated gradient. For interior nodes: the gradient being
@@ -25,29 +30,61 @@ final class GradNode: @unchecked Sendable {
     var frozen = false
 
     init(leaf: ()) {
-        op = "Leaf"; inputs = []; rule = nil; isLeaf = true
+        op = "Leaf"; inputCount = 0; rule = nil; isLeaf = true
+    }
+
+    init(op: String, _ a: GradNode?, _ b: GradNode? = nil, _ c: GradNode? = nil, count: Int,
+         rule: @escaping (Tensor) -> [Tensor?]) {
+        self.op = op; input0 = a; input1 = b; input2 = c; inputCount = count; self.rule = rule; isLeaf = false
     }
 
     init(op: String, inputs: [GradNode?], rule: @escaping (Tensor) -> [Tensor?]) {
-        self.op = op; self.inputs = inputs; self.rule = rule; isLeaf = false
+        self.op = op; inputCount = inputs.count; self.rule = rule; isLeaf = false
+        if inputs.count > 0 { input0 = inputs[0] }
+        if inputs.count > 1 { input1 = inputs[1] }
+        if inputs.count > 2 { input2 = inputs[2] }
+        if inputs.count > 3 { moreInputs = Array(inputs[3...]) }
+    }
+
+    /// The node of input `i`.
+    @inline(__always)
+    func input(_ i: Int) -> GradNode? {
+        switch i {
+        case 0: return input0
+        case 1: return input1
+        case 2: return input2
+        default: return moreInputs[i - 3]
+        }
+    }
+
+    /// Drops the links to the inputs and the rule (the graph is released).
+    func release() {
+        input0 = nil; input1 = nil; input2 = nil
+        if !moreInputs.isEmpty { moreInputs = [] }
+        inputCount = 0
+        rule = nil
+    }
+
+    /// Moves the inputs that only this node keeps alive onto `stack`.
+    func detachInputs(onto stack: inout [GradNode]) {
+        rule = nil   // a rule may hold input tensors: drop it before judging uniqueness
+        if isKnownUniquelyReferenced(&input0) { stack.append(input0!) }
+        if isKnownUniquelyReferenced(&input1) { stack.append(input1!) }
+        if isKnownUniquelyReferenced(&input2) { stack.append(input2!) }
+        for i in moreInputs.indices where isKnownUniquelyReferenced(&moreInputs[i]) { stack.append(moreInputs[i]!) }
+        release()
     }
 
     deinit {
         // Unlink long chains iteratively so that dropping a graph of a million nodes
-        // never recurses a million deinit calls deep.
-        guard !inputs.isEmpty else { return }
-        var stack = inputs.compactMap { $0 }
-        inputs = []
-        // Rules may capture their input tensors (and so their nodes): release the rule
-        // while the stack still holds the inputs, or those nodes would be freed by the
-        // rule's release after this deinit returns, recursively.
+        // never recurses a million deinit calls deep. Rules capture only detached
+        // tensors, but release the rule first anyway, while the inputs are still held.
+        guard inputCount > 0 else { return }
         rule = nil
+        var stack: [GradNode] = []
+        detachInputs(onto: &stack)
         while var n = stack.popLast() {
-            if isKnownUniquelyReferenced(&n) {
-                stack.append(contentsOf: n.inputs.compactMap { $0 })
-                n.inputs = []
-                n.rule = nil
-            }
+            if isKnownUniquelyReferenced(&n) { n.detachInputs(onto: &stack) }
         }
     }
 }
@@ -169,6 +206,9 @@ extension Tensor {
         return out
     }
 
+    /// This tensor's node if it takes part in new graphs (requires gradients, not frozen).
+    var liveNode: GradNode? { node.flatMap { $0.frozen ? nil : $0 } }
+
     /// Whether an op on `a` must record a graph node (checked before building the
     /// backward closure, so ops outside a graph allocate no closure context).
     @inline(__always)
@@ -183,7 +223,7 @@ extension Tensor {
                        _ backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
         guard let na = a.node, !na.frozen, nabla_grad_enabled() != 0 else { return value }
         var out = value
-        out.node = GradNode(op: op(), inputs: [na], rule: backward)
+        out.node = GradNode(op: op(), na, count: 1, rule: backward)
         return out
     }
 
@@ -193,7 +233,7 @@ extension Tensor {
         let na = a.node.flatMap { $0.frozen ? nil : $0 }, nb = b.node.flatMap { $0.frozen ? nil : $0 }
         guard na != nil || nb != nil, nabla_grad_enabled() != 0 else { return value }
         var out = value
-        out.node = GradNode(op: op(), inputs: [na, nb], rule: backward)
+        out.node = GradNode(op: op(), na, nb, count: 2, rule: backward)
         return out
     }
 
@@ -226,16 +266,16 @@ extension Tensor {
         withoutGrad {
             for n in order.reversed() {
                 guard let rule = n.rule, let g = n.grad else {
-                    n.grad = nil; n.inputs = []; n.rule = nil
+                    n.grad = nil; n.release()
                     continue
                 }
                 let grads = rule(g)
-                for (parent, pg) in zip(n.inputs, grads) {
-                    guard let p = parent, let pg = pg else { continue }
+                for i in 0..<Swift.min(n.inputCount, grads.count) {
+                    guard let p = n.input(i), let pg = grads[i] else { continue }
                     Tensor.accumulate(into: p, pg)
                 }
                 // Release this part of the graph.
-                n.grad = nil; n.inputs = []; n.rule = nil
+                n.grad = nil; n.release()
             }
         }
     }
@@ -262,9 +302,9 @@ extension Tensor {
         root.visitMark = mark
         while !stack.isEmpty {
             let (n, i) = stack[stack.count - 1]
-            if i < n.inputs.count {
+            if i < n.inputCount {
                 stack[stack.count - 1].1 = i + 1
-                if let p = n.inputs[i], !p.isLeaf, p.visitMark != mark, p.rule != nil {
+                if let p = n.input(i), !p.isLeaf, p.visitMark != mark, p.rule != nil {
                     p.visitMark = mark
                     stack.append((p, 0))
                 }

@@ -40,9 +40,10 @@ extension Tensor {
         let out = binaryRaw(a, b, FMul.self, kernel: NABLA_BIN_MUL, op: "mul")
         let av = a.detached(), bv = b.detached()
         guard Tensor.recording(a, b) else { return out }
+        let needsFirst = a.node != nil, needsSecond = b.node != nil
         return record(out, op: "Mul", a, b) { g in
-            [a.node == nil ? nil : (g * bv).sum(toShape: av.shape),
-             b.node == nil ? nil : (g * av).sum(toShape: bv.shape)]
+            [!needsFirst ? nil : (g * bv).sum(toShape: av.shape),
+             !needsSecond ? nil : (g * av).sum(toShape: bv.shape)]
         }
     }
 
@@ -51,9 +52,10 @@ extension Tensor {
         let out = binaryRaw(a, b, FDiv.self, kernel: NABLA_BIN_DIV, op: "div")
         let av = a.detached(), bv = b.detached()
         guard Tensor.recording(a, b) else { return out }
+        let needsFirst = a.node != nil, needsSecond = b.node != nil
         return record(out, op: "Div", a, b) { g in
-            [a.node == nil ? nil : (g / bv).sum(toShape: av.shape),
-             b.node == nil ? nil : (-(g * av) / (bv * bv)).sum(toShape: bv.shape)]
+            [!needsFirst ? nil : (g / bv).sum(toShape: av.shape),
+             !needsSecond ? nil : (-(g * av) / (bv * bv)).sum(toShape: bv.shape)]
         }
     }
 
@@ -151,9 +153,10 @@ extension Tensor {
         let a = detached(), b = exponent.detached(), o = out
         // ∂/∂a = b·a^(b-1);  ∂/∂b = a^b·log(a)
         guard Tensor.recording(self, exponent) else { return out }
+        let needsFirst = self.node != nil, needsSecond = exponent.node != nil
         return Tensor.record(out, op: "Pow", self, exponent) { g in
-            [self.node == nil ? nil : (g * b * a.pow(b - 1)).sum(toShape: a.shape),
-             exponent.node == nil ? nil : (g * o * a.log()).sum(toShape: b.shape)]
+            [!needsFirst ? nil : (g * b * a.pow(b - 1)).sum(toShape: a.shape),
+             !needsSecond ? nil : (g * o * a.log()).sum(toShape: b.shape)]
         }
     }
 

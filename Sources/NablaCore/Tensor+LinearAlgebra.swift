@@ -24,11 +24,12 @@ extension Tensor {
         let out = matmulRaw(a, b, transA: false, transB: false)
         let av = a.detached(), bv = b.detached()
         guard Tensor.recording(a, b) else { return out }
+        let needsFirst = a.node != nil, needsSecond = b.node != nil
         return record(out, op: "MatMul", a, b) { g in
             // dA = g · Bᵀ, dB = Aᵀ · g (summed over broadcast batch dimensions).
             let g = g.to(av.dtype)
-            return [a.node == nil ? nil : matmulRaw(g, bv, transA: false, transB: true).sum(toShape: av.shape),
-                    b.node == nil ? nil : matmulRaw(av, g, transA: true, transB: false).sum(toShape: bv.shape)]
+            return [!needsFirst ? nil : matmulRaw(g, bv, transA: false, transB: true).sum(toShape: av.shape),
+                    !needsSecond ? nil : matmulRaw(av, g, transA: true, transB: false).sum(toShape: bv.shape)]
         }
     }
 
@@ -230,35 +231,38 @@ extension Tensor {
         let xNeeds = requiresGrad, wNeeds = weight.requiresGrad, bNeeds = bias?.requiresGrad ?? false
         guard (xNeeds || wNeeds || bNeeds) && nabla_grad_enabled() != 0 else { return out }
         let x = detached(), w = weight.detached()
-        let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
-        return Tensor.record(out, op: "Linear", inputs: inputs) { g in
+        var result = out
+        let hasBias = bias != nil
+        let biasShape = [outF]
+        result.node = GradNode(op: "Linear", liveNode, weight.liveNode, bias?.liveNode, count: hasBias ? 3 : 2) { g in
             let g = g.to(x.dtype)
-            var grads: [Tensor?] = []
             // dx = g · W : [rows, out] × [out, in]
+            var dx: Tensor?
             if xNeeds {
-                let dx = Tensor(uninitializedShape: x.shape, dtype: x.dtype)
-                Tensor.gemm(false, false, rows, inF, outF, g, 0, w, 0, dx, 0)
-                grads.append(dx)
-            } else { grads.append(nil) }
-            // dW = gᵀ · x : [out, rows] × [rows, in]
-            if wNeeds {
-                let dw = Tensor(uninitializedShape: w.shape, dtype: w.dtype)
-                Tensor.gemm(true, false, outF, inF, rows, g, 0, x, 0, dw, 0)
-                grads.append(dw)
-            } else { grads.append(nil) }
-            if bias != nil {
-                guard bNeeds else { grads.append(nil); return grads }
-                let db = Tensor(uninitializedShape: [outF], dtype: x.dtype)
-                if x.dtype == .float32 {
-                    nabla_s_sum_rows(g.pointer(Float.self), db.pointer(Float.self), rows, outF)
-                } else {
-                    let pg = g.pointer(Double.self), pd = db.pointer(Double.self)
-                    for c in 0..<outF { pd[c] = 0 }
-                    for r in 0..<rows { for c in 0..<outF { pd[c] += pg[r * outF + c] } }
-                }
-                grads.append(db)
+                let t = Tensor(uninitializedShape: x.shape, dtype: x.dtype)
+                Tensor.gemm(false, false, rows, inF, outF, g, 0, w, 0, t, 0)
+                dx = t
             }
-            return grads
+            // dW = gᵀ · x : [out, rows] × [rows, in]
+            var dw: Tensor?
+            if wNeeds {
+                let t = Tensor(uninitializedShape: w.shape, dtype: w.dtype)
+                Tensor.gemm(true, false, outF, inF, rows, g, 0, x, 0, t, 0)
+                dw = t
+            }
+            // db = Σ over rows of g
+            guard hasBias else { return [dx, dw] }
+            guard bNeeds else { return [dx, dw, nil] }
+            let db = Tensor(uninitializedShape: biasShape, dtype: x.dtype)
+            if x.dtype == .float32 {
+                nabla_s_sum_rows(g.pointer(Float.self), db.pointer(Float.self), rows, outF)
+            } else {
+                let pg = g.pointer(Double.self), pd = db.pointer(Double.self)
+                for c in 0..<outF { pd[c] = 0 }
+                for r in 0..<rows { for c in 0..<outF { pd[c] += pg[r * outF + c] } }
+            }
+            return [dx, dw, db]
         }
+        return result
     }
 }
