@@ -233,7 +233,6 @@ extension Tensor {
         let x = detached(), w = weight.detached()
         var result = out
         let hasBias = bias != nil
-        let biasShape = [outF]
         result.node = GradNode(op: "Linear", liveNode, weight.liveNode, bias?.liveNode, count: hasBias ? 3 : 2) { g in
             let g = g.to(x.dtype)
             // dx = g · W : [rows, out] × [out, in]
@@ -253,7 +252,7 @@ extension Tensor {
             // db = Σ over rows of g
             guard hasBias else { return [dx, dw] }
             guard bNeeds else { return [dx, dw, nil] }
-            let db = Tensor(uninitializedShape: biasShape, dtype: x.dtype)
+            let db = Tensor(uninitializedShape: [outF], dtype: x.dtype)
             if x.dtype == .float32 {
                 nabla_s_sum_rows(g.pointer(Float.self), db.pointer(Float.self), rows, outF)
             } else {
