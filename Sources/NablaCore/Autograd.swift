@@ -6,7 +6,6 @@ import CNablaKernels
 ///
 /// Leaves (tensors the user marked with `requiresGrad`) have no rule; their gradient
 /// accumulates in `grad` across backward passes until zeroed.
-
 final class GradNode: @unchecked Sendable {
     /// The op name shown in descriptions (`grad_fn=<MulBackward>`).
     let op: String
@@ -194,7 +193,6 @@ extension Tensor {
 
     /// Wraps a freshly computed `value` into the graph: if gradients are enabled and any
     /// input requires them, the result gets a node whose rule is `backward`.
-
     static func record(_ value: Tensor, op: @autoclosure () -> String, inputs: [Tensor],
                        _ backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
         guard nabla_grad_enabled() != 0 else { return value }

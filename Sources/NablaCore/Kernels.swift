@@ -54,7 +54,6 @@ extension Tensor {
     // MARK: Raw element-wise kernels (no autograd)
 
     /// `f` applied to every element; float32 uses the vectorised C kernel when given.
-
     static func mapRaw<F: UnaryFunction>(_ x: Tensor, _ f: F.Type, kernel: nabla_unary_op?) -> Tensor {
         let out = Tensor(uninitializedShape: x.shape, dtype: x.dtype)
         let n = x.count
@@ -73,7 +72,6 @@ extension Tensor {
     }
 
     /// `f(a, b)` with NumPy broadcasting; float32 uses C kernels for the common layouts.
-
     static func binaryRaw<F: BinaryFunction>(_ a: Tensor, _ b: Tensor, _ f: F.Type,
                                              kernel: nabla_binary_op?, op: String) -> Tensor {
         nablaCheck(a.dtype == b.dtype, "\(op): dtype mismatch \(a.dtype) and \(b.dtype) (shapes \(a.shape) and \(b.shape)); convert one with .to(_:)")

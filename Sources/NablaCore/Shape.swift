@@ -2,7 +2,6 @@
 /// normalisation and NumPy broadcasting.
 public enum Shape {
     /// The number of elements of a shape (1 for `[]`).
-
     public static func count(_ shape: [Int]) -> Int {
         var n = 1
         for d in shape { n &*= d }
@@ -10,7 +9,6 @@ public enum Shape {
     }
 
     /// Row-major strides (in elements) of a contiguous tensor with this shape.
-
     public static func strides(_ shape: [Int]) -> [Int] {
         var s = [Int](repeating: 1, count: shape.count)
         var acc = 1
@@ -22,7 +20,6 @@ public enum Shape {
     }
 
     /// Maps a possibly negative axis into `0..<rank`, trapping with a message naming `op`.
-
     public static func normalize(axis: Int, rank: Int, op: String) -> Int {
         let a = axis < 0 ? axis + rank : axis
         nablaCheck(a >= 0 && a < max(rank, 1), "\(op): axis \(axis) is out of range for a tensor of rank \(rank)")
@@ -55,7 +52,6 @@ public enum Shape {
     }
 
     /// Broadcast shape or a trap naming the op and both shapes.
-
     public static func broadcastOrTrap(_ a: [Int], _ b: [Int], op: String) -> [Int] {
         guard let s = broadcast(a, b) else {
             nablaFail("\(op): shapes \(a) and \(b) cannot be broadcast together")
@@ -80,7 +76,6 @@ public enum Shape {
 /// traps with a message that names the operation and the shapes involved.
 ///
 /// The message is built only when the check fails.
-
 public func nablaCheck(_ condition: Bool, _ message: @autoclosure () -> String,
                        file: StaticString = #fileID, line: UInt = #line) {
     if _slowPath(!condition) { nablaFail(message(), file: file, line: line) }

@@ -91,21 +91,29 @@ extension Tensor {
         return out
     }
 
+    /// Adds a Swift scalar to every element.
     public static func + (a: Tensor, s: Double) -> Tensor {
         record(scalarRaw(a, s, NABLA_BIN_ADD, scalarFirst: false), op: "AddScalar", a) { g in [g] }
     }
+    /// Adds a Swift scalar to every element.
     public static func + (s: Double, a: Tensor) -> Tensor { a + s }
+    /// Subtracts a Swift scalar from every element.
     public static func - (a: Tensor, s: Double) -> Tensor { a + (-s) }
+    /// A Swift scalar minus every element.
     public static func - (s: Double, a: Tensor) -> Tensor {
         record(scalarRaw(a, s, NABLA_BIN_SUB, scalarFirst: true), op: "RSubScalar", a) { g in [-g] }
     }
+    /// Multiplies every element by a Swift scalar.
     public static func * (a: Tensor, s: Double) -> Tensor {
         record(scalarRaw(a, s, NABLA_BIN_MUL, scalarFirst: false), op: "MulScalar", a) { g in [g * s] }
     }
+    /// Multiplies every element by a Swift scalar.
     public static func * (s: Double, a: Tensor) -> Tensor { a * s }
+    /// Divides every element by a Swift scalar.
     public static func / (a: Tensor, s: Double) -> Tensor {
         record(scalarRaw(a, s, NABLA_BIN_DIV, scalarFirst: false), op: "DivScalar", a) { g in [g / s] }
     }
+    /// A Swift scalar divided by every element.
     public static func / (s: Double, a: Tensor) -> Tensor {
         let out = scalarRaw(a, s, NABLA_BIN_DIV, scalarFirst: true)
         let av = a.detached()
@@ -123,13 +131,21 @@ extension Tensor {
     @_disfavoredOverload public static func / (a: Tensor, s: Float) -> Tensor { a / Double(s) }
     @_disfavoredOverload public static func / (s: Float, a: Tensor) -> Tensor { Double(s) / a }
 
+    /// `a = a + b` (records a graph op, like the operator).
     public static func += (a: inout Tensor, b: Tensor) { a = a + b }
+    /// `a = a - b`.
     public static func -= (a: inout Tensor, b: Tensor) { a = a - b }
+    /// `a = a * b`.
     public static func *= (a: inout Tensor, b: Tensor) { a = a * b }
+    /// `a = a / b`.
     public static func /= (a: inout Tensor, b: Tensor) { a = a / b }
+    /// `a = a + s`.
     public static func += (a: inout Tensor, s: Double) { a = a + s }
+    /// `a = a - s`.
     public static func -= (a: inout Tensor, s: Double) { a = a - s }
+    /// `a = a * s`.
     public static func *= (a: inout Tensor, s: Double) { a = a * s }
+    /// `a = a / s`.
     public static func /= (a: inout Tensor, s: Double) { a = a / s }
 
     // MARK: Powers
@@ -316,11 +332,17 @@ extension Tensor {
     /// 1 where `a >= b`, else 0.
     public static func .>= (a: Tensor, b: Tensor) -> Tensor { binaryRaw(a.detached(), b.detached(), FGe.self, kernel: nil, op: "ge") }
 
+    /// 1 where an element equals `s`, else 0.
     public static func .== (a: Tensor, s: Double) -> Tensor { a .== Tensor(scalar: s, dtype: a.dtype) }
+    /// 1 where an element differs from `s`, else 0.
     public static func .!= (a: Tensor, s: Double) -> Tensor { a .!= Tensor(scalar: s, dtype: a.dtype) }
+    /// 1 where an element is below `s`, else 0.
     public static func .< (a: Tensor, s: Double) -> Tensor { a .< Tensor(scalar: s, dtype: a.dtype) }
+    /// 1 where an element is at most `s`, else 0.
     public static func .<= (a: Tensor, s: Double) -> Tensor { a .<= Tensor(scalar: s, dtype: a.dtype) }
+    /// 1 where an element is above `s`, else 0.
     public static func .> (a: Tensor, s: Double) -> Tensor { a .> Tensor(scalar: s, dtype: a.dtype) }
+    /// 1 where an element is at least `s`, else 0.
     public static func .>= (a: Tensor, s: Double) -> Tensor { a .>= Tensor(scalar: s, dtype: a.dtype) }
 
     /// Chooses `a` where `condition` is non-zero and `b` elsewhere, with broadcasting of

@@ -6,7 +6,6 @@ enum ReduceKind { case sum, max, min, argmax, argmin }
 
 extension Tensor {
     /// Splits the shape around `axis` into (outer, length, inner) extents.
-
     static func split(_ shape: [Int], at axis: Int) -> (Int, Int, Int) {
         var outer = 1, inner = 1
         for i in 0..<axis { outer *= shape[i] }

@@ -34,7 +34,6 @@ public struct Tensor: @unchecked Sendable {
     }
 
     /// Uninitialised tensor (internal: every element must be written before use).
-
     init(uninitializedShape shape: [Int], dtype: DType) {
         self.init(storage: TensorStorage.allocate(count: Shape.count(shape), dtype: dtype), shape: shape)
     }
@@ -188,13 +187,11 @@ public struct Tensor: @unchecked Sendable {
     }
 
     /// The element at flat (row-major) position `i`, as a Double.
-
     public func scalar(at i: Int) -> Double {
         dtype == .float32 ? Double(pointer(Float.self)[i]) : pointer(Double.self)[i]
     }
 
     /// Writes the element at flat position `i`. Does not record a graph operation.
-
     public mutating func setScalar(_ v: Double, at i: Int) {
         makeUnique()
         if dtype == .float32 { pointer(Float.self)[i] = Float(v) } else { pointer(Double.self)[i] = v }

@@ -7,7 +7,6 @@ private let allocatorTuned: Void = nabla_tune_allocator()
 ///
 /// A storage is a single heap object (header and elements in one allocation), shared
 /// between tensors until one of them is mutated (copy-on-write).
-
 final class TensorStorage: ManagedBuffer<TensorStorage.Header, SIMD8<Float>> {
     @usableFromInline
     struct Header {
@@ -16,7 +15,6 @@ final class TensorStorage: ManagedBuffer<TensorStorage.Header, SIMD8<Float>> {
     }
 
     /// Allocates uninitialised storage for `count` elements of `dtype`.
-
     static func allocate(count: Int, dtype: DType) -> TensorStorage {
         _ = allocatorTuned
         let bytes = max(count * dtype.byteSize, 1)
