@@ -25,3 +25,9 @@ static void tune(void) {
 }
 
 void nabla_tune_allocator(void) { pthread_once(&g_tune_once, tune); }
+
+// A process-wide counter for the autograd engine's topological-sort marks, atomic so that
+// independent graphs can run backward() on different threads.
+#include <stdatomic.h>
+static _Atomic unsigned long long g_graph_mark = 0;
+unsigned long long nabla_next_graph_mark(void) { return atomic_fetch_add(&g_graph_mark, 1) + 1; }

@@ -90,8 +90,6 @@ final class GradNode: @unchecked Sendable {
 
 /// Global switches of the autograd engine.
 public enum Autograd {
-    nonisolated(unsafe) static var markCounter: UInt64 = 0
-
     /// Whether operations on this thread currently record a graph.
     public static var isGradEnabled: Bool { nabla_grad_enabled() != 0 }
 }
@@ -113,7 +111,7 @@ extension Tensor {
         get { node.map { !$0.frozen } ?? false }
         set {
             if newValue {
-                if node == nil { node = GradNode(leaf: ()) }
+                if node == nil { makeUnique(); node = GradNode(leaf: ()) }
             } else {
                 node = nil
             }
@@ -123,6 +121,8 @@ extension Tensor {
     /// This tensor marked as requiring gradients (a new leaf).
     public func requiringGrad() -> Tensor {
         var t = self
+        // A parameter is updated in place; give it storage no other tensor shares.
+        t.makeUnique()
         t.node = GradNode(leaf: ())
         return t
     }
@@ -292,8 +292,7 @@ extension Tensor {
 
     /// Interior nodes reachable from `root`, parents before children, found iteratively.
     static func topologicalOrder(from root: GradNode) -> [GradNode] {
-        Autograd.markCounter &+= 1
-        let mark = Autograd.markCounter
+        let mark = UInt64(nabla_next_graph_mark())
         var order: [GradNode] = []
         // Explicit stack of (node, next input index): a post-order DFS without recursion.
         var stack: [(GradNode, Int)] = [(root, 0)]
@@ -302,7 +301,8 @@ extension Tensor {
             let (n, i) = stack[stack.count - 1]
             if i < n.inputCount {
                 stack[stack.count - 1].1 = i + 1
-                if let p = n.input(i), !p.isLeaf, p.visitMark != mark, p.rule != nil {
+                if let p = n.input(i), !p.isLeaf, p.visitMark != mark {
+                    nablaCheck(p.rule != nil, "backward: part of this graph (a \(p.op) op) was already released by an earlier backward(); compute it again for a second backward pass")
                     p.visitMark = mark
                     stack.append((p, 0))
                 }

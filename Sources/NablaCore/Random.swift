@@ -24,12 +24,16 @@ public final class RandomGenerator: @unchecked Sendable {
     /// The process-wide default generator (seed 0 until ``Random/seed(_:)`` is called).
     nonisolated(unsafe) public static var global = RandomGenerator(seed: 0)
 
-    /// The full internal state, for checkpoints (restore with ``state`` set).
+    /// The full internal state, for checkpoints (restore by setting it): the four
+    /// xoshiro words, plus two more (a flag and the bits) while a second normal variate of
+    /// the polar method is cached, so a restored generator continues exactly.
     public var state: [UInt64] {
-        get { [s.0, s.1, s.2, s.3] }
+        get { spare.map { [s.0, s.1, s.2, s.3, 1, $0.bitPattern] } ?? [s.0, s.1, s.2, s.3] }
         set {
-            nablaCheck(newValue.count == 4, "RandomGenerator.state: expected 4 words, got \(newValue.count)")
+            nablaCheck(newValue.count == 4 || newValue.count == 6,
+                       "RandomGenerator.state: expected 4 or 6 words, got \(newValue.count)")
             s = (newValue[0], newValue[1], newValue[2], newValue[3])
+            spare = newValue.count == 6 && newValue[4] == 1 ? Double(bitPattern: newValue[5]) : nil
         }
     }
 
@@ -50,7 +54,7 @@ public final class RandomGenerator: @unchecked Sendable {
 
     /// Uniform integer in `0..<n` without modulo bias (Lemire's method).
     public func nextInt(below n: Int) -> Int {
-        precondition(n > 0, "nextInt(below:): n must be positive")
+        nablaCheck(n > 0, "nextInt(below:): n must be positive, got \(n)")
         let bound = UInt64(n)
         var m = next().multipliedFullWidth(by: bound)
         if m.low < bound {

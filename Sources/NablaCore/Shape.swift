@@ -22,7 +22,7 @@ public enum Shape {
     /// Maps a possibly negative axis into `0..<rank`, trapping with a message naming `op`.
     public static func normalize(axis: Int, rank: Int, op: String) -> Int {
         let a = axis < 0 ? axis + rank : axis
-        nablaCheck(a >= 0 && a < max(rank, 1), "\(op): axis \(axis) is out of range for a tensor of rank \(rank)")
+        nablaCheck(a >= 0 && a < rank, "\(op): axis \(axis) is out of range for a tensor of rank \(rank)")
         return a
     }
 

@@ -40,7 +40,7 @@ extension Tensor {
         let out = binaryRaw(a, b, FMul.self, kernel: NABLA_BIN_MUL, op: "mul")
         let av = a.detached(), bv = b.detached()
         guard Tensor.recording(a, b) else { return out }
-        let needsFirst = a.node != nil, needsSecond = b.node != nil
+        let needsFirst = a.liveNode != nil, needsSecond = b.liveNode != nil
         return record(out, op: "Mul", a, b) { g in
             [!needsFirst ? nil : (g * bv).sum(toShape: av.shape),
              !needsSecond ? nil : (g * av).sum(toShape: bv.shape)]
@@ -52,7 +52,7 @@ extension Tensor {
         let out = binaryRaw(a, b, FDiv.self, kernel: NABLA_BIN_DIV, op: "div")
         let av = a.detached(), bv = b.detached()
         guard Tensor.recording(a, b) else { return out }
-        let needsFirst = a.node != nil, needsSecond = b.node != nil
+        let needsFirst = a.liveNode != nil, needsSecond = b.liveNode != nil
         return record(out, op: "Div", a, b) { g in
             [!needsFirst ? nil : (g / bv).sum(toShape: av.shape),
              !needsSecond ? nil : (-(g * av) / (bv * bv)).sum(toShape: bv.shape)]
@@ -159,7 +159,8 @@ extension Tensor {
         // d(x^p)/dx = p·x^(p-1)
         guard Tensor.recording(self) else { return out }
         return Tensor.record(out, op: "PowScalar", self) { g in
-            [p == 2 ? g * x * 2 : g * (x.pow(p - 1) * p)]
+            // p = 0 is constant (zero gradient, not 0·x⁻¹ = NaN at x = 0), as in PyTorch.
+            [p == 0 ? Tensor.zeros(like: x) : p == 2 ? g * x * 2 : g * (x.pow(p - 1) * p)]
         }
     }
 
@@ -169,10 +170,11 @@ extension Tensor {
         let a = detached(), b = exponent.detached(), o = out
         // ∂/∂a = b·a^(b-1);  ∂/∂b = a^b·log(a)
         guard Tensor.recording(self, exponent) else { return out }
-        let needsFirst = self.node != nil, needsSecond = exponent.node != nil
+        let needsFirst = self.liveNode != nil, needsSecond = exponent.liveNode != nil
         return Tensor.record(out, op: "Pow", self, exponent) { g in
             [!needsFirst ? nil : (g * b * a.pow(b - 1)).sum(toShape: a.shape),
-             !needsSecond ? nil : (g * o * a.log()).sum(toShape: b.shape)]
+             // ∂/∂b at base 0 is taken as 0 (PyTorch's convention), not 0·log 0 = NaN.
+             !needsSecond ? nil : (g * o * Tensor.where(a .== 0, Tensor.zeros(like: a), a.log())).sum(toShape: b.shape)]
         }
     }
 
@@ -344,10 +346,23 @@ extension Tensor {
     public static func .> (a: Tensor, s: Double) -> Tensor { a .> Tensor(scalar: s, dtype: a.dtype) }
     /// 1 where an element is at least `s`, else 0.
     public static func .>= (a: Tensor, s: Double) -> Tensor { a .>= Tensor(scalar: s, dtype: a.dtype) }
+    /// 1 where `s` equals an element, else 0 (scalar on the left).
+    public static func .== (s: Double, a: Tensor) -> Tensor { a .== s }
+    /// 1 where `s` differs from an element, else 0.
+    public static func .!= (s: Double, a: Tensor) -> Tensor { a .!= s }
+    /// 1 where `s` is below an element, else 0.
+    public static func .< (s: Double, a: Tensor) -> Tensor { a .> s }
+    /// 1 where `s` is at most an element, else 0.
+    public static func .<= (s: Double, a: Tensor) -> Tensor { a .>= s }
+    /// 1 where `s` is above an element, else 0.
+    public static func .> (s: Double, a: Tensor) -> Tensor { a .< s }
+    /// 1 where `s` is at least an element, else 0.
+    public static func .>= (s: Double, a: Tensor) -> Tensor { a .<= s }
 
     /// Chooses `a` where `condition` is non-zero and `b` elsewhere, with broadcasting of
     /// all three (as `torch.where`). Differentiable in `a` and `b`.
     public static func `where`(_ condition: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor {
+        nablaCheck(a.dtype == b.dtype, "where: dtype mismatch \(a.dtype) and \(b.dtype) (shapes \(a.shape) and \(b.shape)); convert one with .to(_:)")
         let c = (condition.to(a.dtype) .!= 0)
         let shape = Shape.broadcastOrTrap(Shape.broadcastOrTrap(c.shape, a.shape, op: "where"), b.shape, op: "where")
         let cb = c.broadcast(to: shape).detached()

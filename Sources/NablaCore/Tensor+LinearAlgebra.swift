@@ -24,7 +24,7 @@ extension Tensor {
         let out = matmulRaw(a, b, transA: false, transB: false)
         let av = a.detached(), bv = b.detached()
         guard Tensor.recording(a, b) else { return out }
-        let needsFirst = a.node != nil, needsSecond = b.node != nil
+        let needsFirst = a.liveNode != nil, needsSecond = b.liveNode != nil
         return record(out, op: "MatMul", a, b) { g in
             // dA = g · Bᵀ, dB = Aᵀ · g (summed over broadcast batch dimensions).
             let g = g.to(av.dtype)
@@ -215,11 +215,15 @@ extension Tensor {
             nablaCheck(b.shape == [outF], "linear: bias of shape \(b.shape) does not match weight \(weight.shape)")
             nablaCheck(b.dtype == dtype, "linear: bias is \(b.dtype) but input is \(dtype)")
         }
-        let rows = count / Swift.max(inF, 1)
+        let rows = Shape.count(Array(shape.dropLast()))
         var outShape = shape
         outShape[outShape.count - 1] = outF
         let out = Tensor(uninitializedShape: outShape, dtype: dtype)
-        Tensor.gemm(false, true, rows, outF, inF, self, 0, weight, 0, out, 0)
+        if inF == 0 {
+            out.storage.raw.initializeMemory(as: UInt8.self, repeating: 0, count: out.count * dtype.byteSize)
+        } else {
+            Tensor.gemm(false, true, rows, outF, inF, self, 0, weight, 0, out, 0)
+        }
         if let b = bias {
             if dtype == .float32 {
                 nabla_s_binary_rows(NABLA_BIN_ADD, out.pointer(Float.self), b.pointer(Float.self), out.pointer(Float.self), rows, outF)

@@ -164,19 +164,20 @@ extension Tensor {
         return slice(ix)
     }
 
-    /// `self[offset + Σ idx·strides] += src[idx]` for every index of `shape` (no autograd).
-    mutating func stridedAddInPlace(_ src: Tensor, shape: [Int], strides: [Int], offset: Int) {
+    /// `self[offset + Σ idx·strides] += src[idx]` for every index of `shape` (no autograd);
+    /// with `assign`, `=` instead of `+=`.
+    mutating func stridedAddInPlace(_ src: Tensor, shape: [Int], strides: [Int], offset: Int, assign: Bool = false) {
         makeUnique()
         let zeros = [Int](repeating: 0, count: shape.count)
         if dtype == .float32 {
             let d = pointer(Float.self) + offset, s = src.pointer(Float.self)
             Tensor.forEachRow(shape: shape, strides, zeros) { o, od, _, len, id, _ in
-                for j in 0..<len { d[od + j * id] += s[o + j] }
+                if assign { for j in 0..<len { d[od + j * id] = s[o + j] } } else { for j in 0..<len { d[od + j * id] += s[o + j] } }
             }
         } else {
             let d = pointer(Double.self) + offset, s = src.pointer(Double.self)
             Tensor.forEachRow(shape: shape, strides, zeros) { o, od, _, len, id, _ in
-                for j in 0..<len { d[od + j * id] += s[o + j] }
+                if assign { for j in 0..<len { d[od + j * id] = s[o + j] } } else { for j in 0..<len { d[od + j * id] += s[o + j] } }
             }
         }
     }
@@ -315,7 +316,7 @@ extension Tensor {
         for (k, t) in tensors.enumerated() {
             nablaCheck(t.shape == tensors[0].shape, "stack: tensor \(k) has shape \(t.shape), tensor 0 has \(tensors[0].shape)")
         }
-        return concatenate(tensors.map { $0.unsqueezed(axis: axis) }, axis: axis < 0 ? axis : axis)
+        return concatenate(tensors.map { $0.unsqueezed(axis: axis) }, axis: axis)
     }
 
     /// Splits along `axis` into pieces of the given sizes (which must add up to the axis).
@@ -351,9 +352,8 @@ extension Tensor {
         var out = Tensor(repeating: value, shape: outShape, dtype: dtype)
         let ost = Shape.strides(outShape)
         let offset = zip(w, ost).reduce(0) { $0 + $1.0.0 * $1.1 }
-        // Write the interior: out[offset + idx·ost] = 0 + self (out holds `value` there).
-        let interior = self.detached() - Tensor(scalar: value, dtype: dtype)
-        out.stridedAddInPlace(interior, shape: shape, strides: ost, offset: offset)
+        // Copy the interior in (a copy, so a pad value of ±inf or a huge one stays exact).
+        out.stridedAddInPlace(self.detached(), shape: shape, strides: ost, offset: offset, assign: true)
         let ix = w.enumerated().map { TensorIndex.range(start: $0.element.0, end: $0.element.0 + shape[$0.offset], step: 1) }
         guard Tensor.recording(self) else { return out }
         return Tensor.record(out, op: "Pad", self) { g in [g.slice(ix)] }

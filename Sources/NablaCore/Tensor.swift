@@ -188,11 +188,13 @@ public struct Tensor: @unchecked Sendable {
 
     /// The element at flat (row-major) position `i`, as a Double.
     public func scalar(at i: Int) -> Double {
-        dtype == .float32 ? Double(pointer(Float.self)[i]) : pointer(Double.self)[i]
+        nablaCheck(i >= 0 && i < count, "scalar(at:): flat index \(i) is out of range for shape \(shape) (\(count) elements)")
+        return dtype == .float32 ? Double(pointer(Float.self)[i]) : pointer(Double.self)[i]
     }
 
     /// Writes the element at flat position `i`. Does not record a graph operation.
     public mutating func setScalar(_ v: Double, at i: Int) {
+        nablaCheck(i >= 0 && i < count, "setScalar(_:at:): flat index \(i) is out of range for shape \(shape) (\(count) elements)")
         makeUnique()
         if dtype == .float32 { pointer(Float.self)[i] = Float(v) } else { pointer(Double.self)[i] = v }
     }

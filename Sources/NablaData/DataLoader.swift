@@ -97,6 +97,9 @@ public struct MinMaxScaler: Sendable, Codable {
         range = zip(lo, hi).map { $1 - $0 > 1e-12 ? $1 - $0 : 1 }
     }
 
+    /// Creates a scaler from known statistics.
+    public init(minimum: [Double], range: [Double]) { self.minimum = minimum; self.range = range }
+
     /// Applies the scaling.
     public func transform(_ x: Tensor) -> Tensor {
         nablaCheck(x.shape.last == minimum.count, "MinMaxScaler: fitted on \(minimum.count) features, got shape \(x.shape)")

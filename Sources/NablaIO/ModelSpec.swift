@@ -104,7 +104,11 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw ModelSpecError(message: "\(path): cannot read the architecture file")
         }
-        return try parse(text, source: path)
+        let spec = try parse(text, source: path)
+        do { try spec.validated() } catch let e as ModelSpecError {
+            throw ModelSpecError(message: e.message.replacingOccurrences(of: "architecture:", with: "\(path):"))
+        }
+        return spec
     }
 
     static func describe(_ e: DecodingError) -> String {
@@ -165,7 +169,10 @@ public struct ModelSpec: Codable, Equatable, Sendable {
                 }
                 shape = s
             case let t where ModelSpec.activations.contains(t):
-                break
+                if let a = l.axis, !(a >= -(shape.count + 1) && a <= shape.count) {
+                    // The batch axis comes first, so an example of rank r gives tensors of rank r + 1.
+                    throw ModelSpecError(message: "\(at): axis \(a) is out of range for inputs of shape [batch] + \(shape)")
+                }
             default:
                 throw ModelSpecError(message: "\(at): unknown layer type '\(l.type)'; known types: \(ModelSpec.layerTypes.joined(separator: ", "))")
             }

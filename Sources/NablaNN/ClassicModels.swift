@@ -48,7 +48,7 @@ public final class LinearRegression: Module, @unchecked Sendable {
     /// ŷ = X·Kᵀ + b for X of shape `[N, n]` (or one example `[n]`), recording the graph.
     public override func forward(_ x: Tensor) -> Tensor {
         checkLastDimension(x, inputCount)
-        return x.to(weight.dtype).matmul(weight.T) + bias
+        return x.to(weight.dtype).linear(weight: weight, bias: bias)
     }
 
     /// The predictions for X (`[N, n]` → `[N, m]`), without recording a graph.
@@ -175,8 +175,7 @@ public final class LogisticRegression: Module, @unchecked Sendable {
     /// stable form max(z, 0) − z·y + log(1 + e^(−|z|)).
     public static func binaryCrossEntropy(logits z: Tensor, labels y: Tensor) -> Tensor {
         nablaCheck(z.shape == y.shape, "LogisticRegression.binaryCrossEntropy: logits \(z.shape) and labels \(y.shape) differ in shape")
-        let y = y.to(z.dtype)
-        return (z.relu() - z * y + (1 + (-z.abs()).exp()).log()).mean()
+        return Loss.binaryCrossEntropy(logits: z, y.to(z.dtype))
     }
 
     /// P(y = 1 | x) for each row of X, shape `[N]`.

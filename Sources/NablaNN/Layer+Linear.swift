@@ -35,8 +35,8 @@ func defaultLinearBound(_ fanIn: Int) -> Double { fanIn > 0 ? 1 / Double(fanIn).
 /// bias uniform in ±1/√in. The input has shape `[..., in]` (any number of leading axes);
 /// the output `[..., out]`.
 ///
-/// NablaCore has no public matmul-with-transposed-operand, so the forward pass uses
-/// `x.matmul(weight.T)`, which copies the `[out, in]` weight once per call.
+/// The forward pass is NablaCore's fused `linear(weight:bias:)`: one GEMM that reads the
+/// weight transposed in place, plus the bias.
 public final class Linear: Module, @unchecked Sendable, InputValidating {
     /// The weight, shape `[out, in]`.
     public let weight: Tensor
@@ -130,7 +130,7 @@ public final class Maxout: Module, @unchecked Sendable, InputValidating {
     /// max over pieces of `input·Wᵀ + b`.
     public override func forward(_ input: Tensor) -> Tensor {
         checkInput(input)
-        let z = input.matmul(weight.T) + bias
+        let z = input.linear(weight: weight, bias: bias)
         var shape = z.shape
         shape.removeLast()
         return z.reshaped(shape + [outputFeatures, pieces]).max(axis: -1)

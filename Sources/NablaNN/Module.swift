@@ -138,11 +138,16 @@ open class Module: CustomStringConvertible, @unchecked Sendable {
 
     /// The trainable parameters (not frozen), as an optimizer wants them.
     public func parameters() -> [Tensor] {
-        namedParameters().map(\.tensor).filter { !$0.isFrozen }
+        // A tensor shared by two layers (tied weights) is listed once.
+        var seen = Set<ObjectIdentifier>()
+        return namedParameters().map(\.tensor).filter { !$0.isFrozen && seen.insert($0.parameterID!).inserted }
     }
 
     /// The total number of elements over all parameters (frozen ones included).
-    public var parameterCount: Int { namedParameters().reduce(0) { $0 + $1.tensor.count } }
+    public var parameterCount: Int {
+        var seen = Set<ObjectIdentifier>()
+        return namedParameters().filter { seen.insert($0.tensor.parameterID!).inserted }.reduce(0) { $0 + $1.tensor.count }
+    }
 
     // MARK: Modes
 

@@ -15,12 +15,34 @@ public struct ModelInfo: Sendable, Equatable {
     public var loss: TrainingLoss
     /// The input transformation fitted on the training data.
     public var preprocessing: Preprocessing
-    /// The data set it was trained on (informational).
+    /// The data set it was trained on (`digits`, `fashion-mnist`, `csv:PATH`, …).
     public var dataName: String
+    /// How the data were split when it was trained, so that evaluation and resumed
+    /// training draw the same test (and validation) examples.
+    public var split: DataSplit
 
     /// Creates model info.
-    public init(task: TaskKind, classCount: Int?, loss: TrainingLoss, preprocessing: Preprocessing, dataName: String) {
-        self.task = task; self.classCount = classCount; self.loss = loss; self.preprocessing = preprocessing; self.dataName = dataName
+    public init(task: TaskKind, classCount: Int?, loss: TrainingLoss, preprocessing: Preprocessing, dataName: String,
+                split: DataSplit = DataSplit()) {
+        self.task = task; self.classCount = classCount; self.loss = loss; self.preprocessing = preprocessing
+        self.dataName = dataName; self.split = split
+    }
+}
+
+/// The settings that decide which examples a model was trained, validated and tested on.
+public struct DataSplit: Sendable, Equatable {
+    /// The seed of the train/test and train/validation splits.
+    public var seed: UInt64
+    /// The fraction held out for testing (data sets without their own test split).
+    public var testFraction: Double
+    /// The fraction of the training split held out for validation.
+    public var validationFraction: Double
+    /// The CSV target column, when the data came from a CSV file.
+    public var target: String?
+
+    /// A split description (the CLI's defaults when no values are given).
+    public init(seed: UInt64 = 0, testFraction: Double = 0.2, validationFraction: Double = 0.1, target: String? = nil) {
+        self.seed = seed; self.testFraction = testFraction; self.validationFraction = validationFraction; self.target = target
     }
 }
 
@@ -43,9 +65,12 @@ public enum Checkpoint {
             "nabla.preprocessing": info.preprocessing.json(),
             "nabla.data": info.dataName,
             "nabla.optimizer": trainer.optimizer.name,
-            "nabla.lr": "\(trainer.optimizer.learningRate)",
         ]
         if let c = info.classCount { meta["nabla.classes"] = String(c) }
+        meta["nabla.split.seed"] = String(info.split.seed)
+        meta["nabla.split.test_fraction"] = "\(info.split.testFraction)"
+        meta["nabla.split.validation_fraction"] = "\(info.split.validationFraction)"
+        if let t = info.split.target { meta["nabla.split.target"] = t }
         // Dropout layers with their own generator (as ModelSpec.build makes them) draw their
         // masks from it: its state is part of where training stands.
         for (name, module) in trainer.model.namedModules() {
@@ -69,8 +94,19 @@ public enum Checkpoint {
         let pre = try m["nabla.preprocessing"].map { s -> Preprocessing in
             do { return try Preprocessing.parse(s) } catch { throw bad("nabla.preprocessing") }
         } ?? Preprocessing.none
+        if let n = pre.featureCount, n != contents.spec.input.reduce(1, *) {
+            throw ModelSpecError(message: "\(path): metadata 'nabla.preprocessing' has \(n) features but the architecture takes \(contents.spec.input.reduce(1, *))")
+        }
+        var split = DataSplit()
+        if let s = m["nabla.split.seed"] { guard let v = UInt64(s) else { throw bad("nabla.split.seed") }; split.seed = v }
+        if let s = m["nabla.split.test_fraction"] { guard let v = Double(s) else { throw bad("nabla.split.test_fraction") }; split.testFraction = v }
+        if let s = m["nabla.split.validation_fraction"] {
+            guard let v = Double(s) else { throw bad("nabla.split.validation_fraction") }
+            split.validationFraction = v
+        }
+        split.target = m["nabla.split.target"]
         return ModelInfo(task: task, classCount: m["nabla.classes"].flatMap(Int.init), loss: loss,
-                         preprocessing: pre, dataName: m["nabla.data"] ?? "")
+                         preprocessing: pre, dataName: m["nabla.data"] ?? "", split: split)
     }
 
     /// Restores the optimizer state, epoch, generators and history of a checkpoint into
@@ -80,7 +116,7 @@ public enum Checkpoint {
         func words(_ key: String) throws -> [UInt64] {
             guard let s = m[key] else { throw ModelSpecError(message: "\(path): checkpoint has no '\(key)'") }
             let w = s.split(separator: ",").compactMap { UInt64($0) }
-            guard w.count == 4 else { throw ModelSpecError(message: "\(path): '\(key)' is not a generator state") }
+            guard w.count == 4 || w.count == 6 else { throw ModelSpecError(message: "\(path): '\(key)' is not a generator state") }
             return w
         }
         guard let epoch = m["nabla.epoch"].flatMap(Int.init) else {
@@ -104,7 +140,10 @@ public enum Checkpoint {
         }
         trainer.completedEpochs = epoch
         if let s = m["nabla.step"].flatMap(Int.init) { trainer.step = s }
-        if let h = m["nabla.history"], let recs = try? JSONDecoder().decode([EpochRecord].self, from: Data(h.utf8)) {
+        if let h = m["nabla.history"] {
+            guard let recs = try? JSONDecoder().decode([EpochRecord].self, from: Data(h.utf8)) else {
+                throw ModelSpecError(message: "\(path): metadata 'nabla.history' is not a valid training history")
+            }
             trainer.history.epochs = recs
             trainer.bestValidationLoss = recs.compactMap(\.validationLoss).min() ?? .infinity
         }

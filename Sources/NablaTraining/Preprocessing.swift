@@ -32,8 +32,16 @@ public enum Preprocessing: Codable, Equatable, Sendable {
         case .none: return x
         case .scale(let f): return x * f
         case .standardize(let m, let s): return StandardScaler(mean: m, std: s).transform(x)
-        case .minMax(let lo, let r):
-            return (x - Tensor(lo, shape: [lo.count]).to(x.dtype)) / Tensor(r, shape: [r.count]).to(x.dtype)
+        case .minMax(let lo, let r): return MinMaxScaler(minimum: lo, range: r).transform(x)
+        }
+    }
+
+    /// The number of features a fitted transformation expects (nil when any will do).
+    public var featureCount: Int? {
+        switch self {
+        case .none, .scale: return nil
+        case .standardize(let m, let s): return m.count == s.count ? m.count : -1
+        case .minMax(let lo, let r): return lo.count == r.count ? lo.count : -1
         }
     }
 

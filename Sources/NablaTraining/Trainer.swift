@@ -69,6 +69,8 @@ public final class Trainer {
     public var loss: TrainingLoss
     /// Stepped once per epoch when set.
     public var scheduler: LRScheduler?
+    /// Stepped once per epoch with the validation loss when set (needs validation data).
+    public var plateauScheduler: ReduceLROnPlateau?
     /// Clip the global gradient norm to this value when set.
     public var clipNorm: Double?
     /// Stop after this many epochs without validation improvement (needs validation data).
@@ -149,6 +151,7 @@ public final class Trainer {
                 }
             }
             scheduler?.step()
+            if let v = record.validationLoss { plateauScheduler?.step(v) }
             completedEpochs = epoch
             history.epochs.append(record)
             progress.epochEnd(record, epochs: epochs)
@@ -184,7 +187,7 @@ public final class Trainer {
             }
             let n = Double(Swift.max(data.count, 1))
             return Metrics(loss: lossSum / n, accuracy: loss.isClassification ? Double(correct) / n : nil,
-                           mae: loss.isClassification ? nil : absErr / n, count: data.count)
+                           mae: loss.isClassification ? nil : absErr / Double(Swift.max(data.targets.count, 1)), count: data.count)
         }
     }
 

@@ -16,13 +16,16 @@ struct DataOptions: ParsableArguments {
     @Option(help: ArgumentHelp("For CSV data: classification or regression (default: from --loss, else classification).", valueName: "task"))
     var task: TaskKind?
 
-    @Option(help: "Fraction of the data held out for testing when the data set has no test split.")
-    var testFraction: Double = 0.2
+    @Option(help: "Fraction of the data held out for testing when the data set has no test split (default 0.2, or the model's).")
+    var testFraction: Double?
 
     /// Train and test splits (raw inputs; preprocessing is applied by the caller) and the
     /// preprocessing a new model should fit.
-    func load(seed: UInt64, defaultTask: TaskKind?, defaultData: String = "digits") throws -> (train: TensorDataset, test: TensorDataset, scaling: ScalingKind) {
+    func load(seed: UInt64, defaultTask: TaskKind?, defaultData: String = "digits", testFraction: Double? = nil,
+              target: String? = nil) throws -> (train: TensorDataset, test: TensorDataset, scaling: ScalingKind) {
         let data = self.data ?? defaultData
+        let testFraction = testFraction ?? self.testFraction ?? 0.2
+        let target = target ?? self.target
         guard testFraction > 0 && testFraction < 1 else { throw CLIError("--test-fraction must be between 0 and 1, got \(testFraction)") }
         if data == "fashion-mnist" {
             let (tr, te) = try Datasets.fashionMNIST(directory: dataDir, scaled: false)

@@ -6,8 +6,9 @@ struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate a saved model on the test split of a data set.",
         discussion: """
-        The test split is drawn exactly as `nabla train` drew it (same --seed and --test-fraction),
-        so a model trained with the defaults is evaluated on examples it never saw. The input
+        The test split is drawn exactly as `nabla train` drew it: the seed, test fraction and
+        CSV target stored in the model file are the defaults, so the model is evaluated on
+        examples it never saw. The input
         scaling fitted during training is read from the model file.
 
         Examples:
@@ -21,8 +22,8 @@ struct Evaluate: ParsableCommand {
 
     @OptionGroup var dataOptions: DataOptions
 
-    @Option(help: "Seed used for the train/test split at training time.")
-    var seed: UInt64 = 0
+    @Option(help: "Seed of the train/test split (default: the one stored in the model file).")
+    var seed: UInt64?
 
     @Flag(help: "Print a JSON object on the last line.")
     var json = false
@@ -31,7 +32,10 @@ struct Evaluate: ParsableCommand {
         guard FileManager.default.isReadableFile(atPath: load) else { throw CLIError("\(load): model file not found or not readable") }
         let contents = try ModelFile.load(load)
         let info = try Checkpoint.info(from: contents, path: load)
-        var (train, test, _) = try dataOptions.load(seed: seed, defaultTask: info.task, defaultData: info.dataName.isEmpty ? "digits" : info.dataName)
+        var (train, test, _) = try dataOptions.load(seed: seed ?? info.split.seed, defaultTask: info.task,
+                                                    defaultData: info.dataName.isEmpty ? "digits" : info.dataName,
+                                                    testFraction: dataOptions.testFraction ?? info.split.testFraction,
+                                                    target: dataOptions.target ?? info.split.target)
         // Labels the model cannot predict anywhere in the data mean the wrong data or model,
         // even when they happen to fall in the training split.
         try checkLabels(train, info)
@@ -46,7 +50,7 @@ struct Evaluate: ParsableCommand {
         if let a = m.accuracy {
             print(String(format: "test accuracy %.4f (loss %.4f) on %d examples", a, m.loss, m.count))
         } else {
-            print(String(format: "test loss %.6f (MAE %.6f) on %d examples", m.loss, m.mae ?? .nan, m.count))
+            print(String(format: "test loss %.6f (MAE %.6f) on %d examples", m.loss, m.mae ?? Double.nan, m.count))
         }
         if json {
             var o: [String: Any] = ["test_loss": r6(m.loss), "test_examples": m.count]

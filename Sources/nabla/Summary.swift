@@ -40,10 +40,7 @@ struct Summary: ParsableCommand {
             spec = try ModelSpec.read(contentsOf: model)
         } else {
             guard inputs > 0, outputs > 0 else { throw CLIError("--inputs and --outputs must be positive") }
-            let sizes = try hidden.split(separator: ",").map { s -> Int in
-                guard let v = Int(s.trimmingCharacters(in: .whitespaces)), v > 0 else { throw CLIError("--hidden: '\(s)' is not a positive layer size") }
-                return v
-            }
+            let sizes = try parseHiddenSizes(hidden)
             spec = ModelSpec.mlp(inputs: inputs, hidden: sizes, outputs: outputs, activation: activation)
         }
         let net = try spec.build(generator: RandomGenerator(seed: 0))

@@ -54,14 +54,14 @@ struct Train: ParsableCommand {
     @Option(help: "Input scaling fitted on the training split: standardize, minmax, none (default: standardize; fashion-mnist: pixels/255).")
     var scale: ScalingKind?
 
-    @Option(help: "Fraction of the training split held out for validation (0 for none).")
-    var validation: Double = 0.1
+    @Option(help: "Fraction of the training split held out for validation (0 for none; default 0.1, or the checkpoint's when resuming).")
+    var validation: Double?
 
     @Option(help: "Stop when the validation loss has not improved for this many epochs.")
     var patience: Int?
 
-    @Option(help: "Random seed: same seed, same splits, same initial weights, same loss curve.")
-    var seed: UInt64 = 0
+    @Option(help: "Random seed: same seed, same splits, same initial weights, same loss curve (default 0, or the checkpoint's when resuming).")
+    var seed: UInt64?
 
     @Option(help: ArgumentHelp("Save the trained model (a checkpoint in safetensors) to this path after every epoch.", valueName: "path"))
     var save: String?
@@ -84,7 +84,7 @@ struct Train: ParsableCommand {
         if let lr { guard lr > 0 && lr.isFinite else { throw CLIError("--lr must be positive, got \(lr)") } }
         guard weightDecay >= 0 else { throw CLIError("--weight-decay must not be negative, got \(weightDecay)") }
         guard dropout >= 0 && dropout < 1 else { throw CLIError("--dropout must be in [0, 1), got \(dropout)") }
-        guard validation >= 0 && validation < 1 else { throw CLIError("--validation must be in [0, 1), got \(validation)") }
+        if let v = validation { guard v >= 0 && v < 1 else { throw CLIError("--validation must be in [0, 1), got \(v)") } }
         if let p = patience { guard p > 0 else { throw CLIError("--patience must be positive, got \(p)") } }
     }
 
@@ -105,11 +105,29 @@ struct Train: ParsableCommand {
     func run() throws {
         try validateValues()
         let started = Date()
+        // A resumed run reads the checkpoint first: its split settings are the defaults, so
+        // the same examples are used for training, validation and testing as before.
+        var restored: ModelFile.Contents?
+        var storedInfo: ModelInfo?
+        if let path = resume {
+            guard FileManager.default.isReadableFile(atPath: path) else { throw CLIError("\(path): checkpoint not found or not readable") }
+            let contents = try ModelFile.load(path)
+            restored = contents
+            storedInfo = try Checkpoint.info(from: contents, path: path)
+        }
+        let split = DataSplit(seed: seed ?? storedInfo?.split.seed ?? 0,
+                              testFraction: dataOptions.testFraction ?? storedInfo?.split.testFraction ?? 0.2,
+                              validationFraction: validation ?? storedInfo?.split.validationFraction ?? 0.1,
+                              target: dataOptions.target ?? storedInfo?.split.target)
+        let seed = split.seed
+        let validation = split.validationFraction
         Random.seed(seed)
-        let defaultTask: TaskKind? = loss.map { $0.isClassification ? .classification : .regression }
-        var (train, test, scaling) = try dataOptions.load(seed: seed, defaultTask: defaultTask)
+        let defaultTask: TaskKind? = storedInfo?.task ?? loss.map { $0.isClassification ? .classification : .regression }
+        var (train, test, scaling) = try dataOptions.load(seed: seed, defaultTask: defaultTask,
+                                                          defaultData: storedInfo?.dataName ?? "digits",
+                                                          testFraction: split.testFraction, target: split.target)
         let task = train.task
-        let lossKind = loss ?? (task == .classification ? .crossEntropy : .mse)
+        let lossKind = loss ?? storedInfo?.loss ?? (task == .classification ? .crossEntropy : .mse)
         if task == .classification && !lossKind.isClassification {
             throw CLIError("loss \(lossKind.rawValue) needs regression targets but \(train.name) is a classification data set; use --loss cross-entropy or --task regression")
         }
@@ -118,34 +136,37 @@ struct Train: ParsableCommand {
         }
         if let s = scale { scaling = s }
 
+        // The validation examples are split off before any scaling is fitted, so the
+        // scaler sees the training examples only.
+        var validationSet: TensorDataset?
+        if validation > 0 && train.count >= 10 {
+            let parts = train.split([1 - validation, validation], generator: RandomGenerator(seed: seed &+ 0x7A1))
+            train = parts[0]; validationSet = parts[1]
+        }
+
         // Model, preprocessing and optimizer: from a checkpoint or new.
         let spec: ModelSpec
         let net: Module
         var info: ModelInfo
-        var restored: ModelFile.Contents?
-        if let path = resume {
-            let contents = try ModelFile.load(path)
-            info = try Checkpoint.info(from: contents, path: path)
+        if let contents = restored, let stored = storedInfo {
+            info = stored
+            info.split = split
             spec = contents.spec
             net = contents.model
-            restored = contents
         } else {
-            let classes = train.classCount.map { Swift.max($0, test.classCount ?? 0) }
+            let classes = train.classCount.map { Swift.max($0, test.classCount ?? 0, validationSet?.classCount ?? 0) }
             let outputs = task == .classification ? (lossKind == .bceLogits ? 1 : classes!) : (train.targets.rank == 2 ? train.targets.shape[1] : 1)
             if let file = model {
                 spec = try ModelSpec.read(contentsOf: file)
             } else {
-                let sizes = try hidden.split(separator: ",").map { s -> Int in
-                    guard let v = Int(s.trimmingCharacters(in: .whitespaces)), v > 0 else { throw CLIError("--hidden: '\(s)' is not a positive layer size") }
-                    return v
-                }
+                let sizes = try parseHiddenSizes(hidden)
                 guard ModelSpec.activations.contains(activation) else {
                     throw CLIError("unknown activation '\(activation)'; use one of \(ModelSpec.activations.joined(separator: ", "))")
                 }
                 spec = ModelSpec.mlp(inputs: train.inputShape.reduce(1, *), hidden: sizes, outputs: outputs, activation: activation, dropout: dropout)
             }
             info = ModelInfo(task: task, classCount: task == .classification ? classes : nil, loss: lossKind,
-                             preprocessing: scaling.fit(train), dataName: dataOptions.data ?? "digits")
+                             preprocessing: scaling.fit(train), dataName: dataOptions.data ?? "digits", split: split)
             net = try spec.build(generator: RandomGenerator(seed: seed))
             if spec.input != train.inputShape && spec.input.reduce(1, *) != train.inputShape.reduce(1, *) {
                 throw CLIError("the architecture takes inputs of shape \(spec.input) but \(train.name) has examples of shape \(train.inputShape)")
@@ -157,17 +178,17 @@ struct Train: ParsableCommand {
         }
         try checkLabels(train, info)
         try checkLabels(test, info)
-        if spec.input != train.inputShape, spec.input.reduce(1, *) == train.inputShape.reduce(1, *) {
-            train.inputs = train.inputs.reshaped([train.count] + spec.input)
-            test.inputs = test.inputs.reshaped([test.count] + spec.input)
+        if let v = validationSet { try checkLabels(v, info) }
+        func prepared(_ d: TensorDataset) -> TensorDataset {
+            var d = d
+            if spec.input != d.inputShape, spec.input.reduce(1, *) == d.inputShape.reduce(1, *) {
+                d.inputs = d.inputs.reshaped([d.count] + spec.input)
+            }
+            return info.preprocessing.apply(d)
         }
-        train = info.preprocessing.apply(train)
-        test = info.preprocessing.apply(test)
-        var validationSet: TensorDataset?
-        if validation > 0 && train.count >= 10 {
-            let parts = train.split([1 - validation, validation], generator: RandomGenerator(seed: seed &+ 0x7A1))
-            train = parts[0]; validationSet = parts[1]
-        }
+        train = prepared(train)
+        test = prepared(test)
+        validationSet = validationSet.map(prepared)
 
         let opt = try makeOptimizer(net.parameters())
         let trainer = Trainer(model: net, optimizer: opt, loss: info.loss, seed: seed)
@@ -181,7 +202,7 @@ struct Train: ParsableCommand {
         }
         if let path = save {
             let bestPath = path.hasSuffix(".safetensors") ? String(path.dropLast(12)) + ".best.safetensors" : path + ".best"
-            var best = Double.infinity
+            var best = trainer.bestValidationLoss   // after a resume: the best so far
             trainer.onEpochEnd = { t, record in
                 try Checkpoint.save(t, spec: spec, info: info, to: path)
                 if let v = record.validationLoss, v < best {
@@ -219,6 +240,14 @@ struct Train: ParsableCommand {
             if let last = trainer.history.epochs.last { o["final_train_loss"] = r6(last.trainLoss) }
             printJSON(o)
         }
+    }
+}
+
+/// Parses `--hidden 256,128` into layer sizes.
+func parseHiddenSizes(_ text: String) throws -> [Int] {
+    try text.split(separator: ",").map { s -> Int in
+        guard let v = Int(s.trimmingCharacters(in: .whitespaces)), v > 0 else { throw CLIError("--hidden: '\(s)' is not a positive layer size") }
+        return v
     }
 }
 

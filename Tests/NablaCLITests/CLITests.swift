@@ -232,6 +232,20 @@ final class CLITests: XCTestCase {
         XCTAssertNotNil(try lastJSON(regression)["test_mae"])
     }
 
+    /// A model trained with a non-default seed and test fraction is evaluated on the same
+    /// test split by default (the split settings travel in the model file).
+    func testEvaluateUsesTheStoredSplit() throws {
+        let model = directory + "/seed7.safetensors"
+        let train = try nabla(["train", "--seed", "7", "--test-fraction", "0.3", "--epochs", "3", "--save", model, "--quiet", "--json"])
+        XCTAssertEqual(train.status, 0, train.stderr)
+        let trained = try lastJSON(train)
+        let eval = try nabla(["evaluate", "--load", model, "--json"])
+        XCTAssertEqual(eval.status, 0, eval.stderr)
+        let evaluated = try lastJSON(eval)
+        XCTAssertEqual(evaluated["test_examples"] as? Int, trained["test_examples"] as? Int)
+        XCTAssertEqual(evaluated["test_accuracy"] as? Double, trained["test_accuracy"] as? Double)
+    }
+
     func testCSVRegression() throws {
         // y = 2a − b + 0.5 on a grid: a regression problem an MLP fits well.
         var lines = ["a,b,y"]

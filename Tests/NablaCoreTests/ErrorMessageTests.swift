@@ -47,6 +47,13 @@ final class ErrorMessageTests: XCTestCase {
         "choleskyShape": ({ _ = try? LinearAlgebra.cholesky(f23) }, ["cholesky", "[2, 3]"]),
         "assignShape": ({ f23.requiringGrad().assignInPlace(Tensor.ones([3, 2])) }, ["assignInPlace", "[3, 2]", "[2, 3]"]),
         "clampBounds": ({ _ = f23.clamped(min: 1, max: 0) }, ["clamp", "greater than"]),
+        "backwardReleasedSubgraph": ({
+            let x = f23.requiringGrad(); let h = x.tanh()
+            h.sum().backward(); (h * 2).sum().backward()
+        }, ["backward", "Tanh", "already released"]),
+        "whereDType": ({ _ = Tensor.where(f23, f23, Tensor.ones([2, 3], dtype: .float64)) }, ["where", "float32", "float64"]),
+        "scalarAtRange": ({ _ = f23.scalar(at: 6) }, ["scalar(at:)", "6", "[2, 3]"]),
+        "scalarAxis": ({ _ = Tensor(3.0).sum(axis: 0) }, ["sum", "axis 0", "rank 0"]),
     ]
 
     /// Run only in a child process: triggers the case named by `NABLA_TRAP_CASE`.

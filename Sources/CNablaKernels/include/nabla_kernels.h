@@ -46,6 +46,8 @@ void nabla_parallel_for(long n, void *ctx, void (*fn)(void *ctx, long i));
 // ---------------------------------------------------------------------------------------
 int nabla_grad_enabled(void);
 void nabla_set_grad_enabled(int enabled);
+/// A fresh mark for one backward pass's topological sort (atomic, never repeats).
+unsigned long long nabla_next_graph_mark(void);
 
 // ---------------------------------------------------------------------------------------
 // GEMM:  C[M,N] = alpha * op(A) * op(B) + beta * C     (row-major)
