@@ -94,8 +94,9 @@ public enum Autograd {
     public static var isGradEnabled: Bool { nabla_grad_enabled() != 0 }
 }
 
-/// Runs `body` without recording any graph on this thread (PyTorch's `torch.no_grad()`):
-/// results do not require gradients and no graph nodes are allocated.
+/// Runs `body` without recording any graph on this thread (PyTorch's `torch.no_grad()`).
+///
+/// Results do not require gradients and no graph nodes are allocated.
 @discardableResult
 public func withoutGrad<R>(_ body: () throws -> R) rethrows -> R {
     let prev = nabla_grad_enabled()
@@ -105,8 +106,10 @@ public func withoutGrad<R>(_ body: () throws -> R) rethrows -> R {
 }
 
 extension Tensor {
-    /// Whether gradients flow to this tensor. Setting it on a tensor makes it a leaf of
-    /// future graphs (PyTorch's `requires_grad_`); clearing it detaches the tensor.
+    /// Whether gradients flow to this tensor.
+    ///
+    /// Setting it on a tensor makes it a leaf of future graphs (PyTorch's `requires_grad_`);
+    /// clearing it detaches the tensor.
     public var requiresGrad: Bool {
         get { node.map { !$0.frozen } ?? false }
         set {
@@ -127,9 +130,10 @@ extension Tensor {
         return t
     }
 
-    /// Whether this parameter is frozen: it keeps its identity (and stays in a module's
-    /// parameter list) but no gradient is computed for it and optimizers skip it.
-    /// Shared by every copy of the tensor.
+    /// Whether this parameter is frozen, so that no gradient is computed for it.
+    ///
+    /// A frozen parameter keeps its identity (and stays in a module's parameter list), but no
+    /// gradient is computed for it and optimizers skip it. Shared by every copy of the tensor.
     public var isFrozen: Bool {
         get { node?.frozen ?? false }
         nonmutating set {
@@ -138,8 +142,9 @@ extension Tensor {
         }
     }
 
-    /// Overwrites this tensor's elements in place with `values` (same shape; converted to
-    /// this dtype), without recording a graph operation.
+    /// Overwrites this tensor's elements in place with `values`, without recording a graph operation.
+    ///
+    /// `values` must have the same shape; it is converted to this tensor's dtype.
     ///
     /// Unlike every other mutation this does not copy shared storage first: it is how
     /// optimizers and state-dict loading update a parameter so that every holder of the
@@ -150,8 +155,9 @@ extension Tensor {
         storage.raw.copyMemory(from: v.storage.raw, byteCount: count * dtype.byteSize)
     }
 
-    /// Runs `body` with a mutable pointer to this tensor's float32 elements, in place and
-    /// without copy-on-write (for optimizers; see ``assignInPlace(_:)``).
+    /// Runs `body` with a mutable pointer to this tensor's float32 elements, in place.
+    ///
+    /// There is no copy-on-write: this is for optimizers (see ``assignInPlace(_:)``).
     public func withUnsafeMutableFloats<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
         nablaCheck(dtype == .float32, "withUnsafeMutableFloats: tensor is \(dtype)")
         return try body(UnsafeMutableBufferPointer(start: pointer(Float.self), count: count))
@@ -163,8 +169,10 @@ extension Tensor {
         return try body(UnsafeMutableBufferPointer(start: pointer(Double.self), count: count))
     }
 
-    /// An identifier shared by all copies of a tensor that requires gradients (nil
-    /// otherwise); optimizers key their per-parameter state by it.
+    /// An identifier shared by all copies of a tensor that requires gradients.
+    ///
+    /// It is nil for a tensor that does not require gradients; optimizers key their
+    /// per-parameter state by it.
     public var parameterID: ObjectIdentifier? { node.map { ObjectIdentifier($0) } }
 
     /// True for tensors not produced by a recorded operation.
@@ -235,8 +243,9 @@ extension Tensor {
         return out
     }
 
-    /// Computes gradients of this tensor with respect to every leaf that requires them,
-    /// accumulating into their ``grad``.
+    /// Computes gradients of this tensor with respect to every leaf that requires them.
+    ///
+    /// The gradients accumulate into each leaf's ``grad``.
     ///
     /// For a scalar, `gradient` defaults to 1. For a non-scalar an explicit upstream
     /// gradient of the same shape is required. The graph is released afterwards (as

@@ -1,7 +1,9 @@
 import CNablaKernels
 
-/// Facts about, and switches for, the compute kernels: which GEMM path is active, which
-/// instruction set the vector kernels use, and how many threads they may use.
+/// Facts about, and switches for, the compute kernels.
+///
+/// It reports which GEMM path is active, which instruction set the vector kernels use,
+/// and how many threads they may use.
 public enum Backend {
     /// The GEMM paths.
     public enum GEMMPath: String, Sendable {
@@ -13,9 +15,11 @@ public enum Backend {
         case accelerate
     }
 
-    /// The active GEMM path, chosen at first use: `NABLA_BLAS=builtin|openblas|accelerate`
-    /// forces one; otherwise Accelerate or OpenBLAS when `dlopen` finds them, except on
-    /// AVX-512 CPUs, where the built-in kernel measured faster than OpenBLAS and is used.
+    /// The active GEMM path, chosen at first use.
+    ///
+    /// `NABLA_BLAS=builtin|openblas|accelerate` forces one; otherwise Accelerate or OpenBLAS
+    /// when `dlopen` finds them, except on AVX-512 CPUs, where the built-in kernel measured
+    /// faster than OpenBLAS and is used.
     public static var gemmPath: GEMMPath {
         switch nabla_blas_active() {
         case NABLA_BLAS_OPENBLAS: return .openblas

@@ -13,6 +13,7 @@ public enum DType: String, Sendable, CaseIterable, CustomStringConvertible {
     /// Bytes per element.
     public var byteSize: Int { self == .float32 ? 4 : 8 }
 
+    /// The dtype's name, `float32` or `float64`.
     public var description: String { rawValue }
 
     /// The dtype that results from combining two dtypes (float64 wins, as in PyTorch).

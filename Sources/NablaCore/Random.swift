@@ -24,9 +24,10 @@ public final class RandomGenerator: @unchecked Sendable {
     /// The process-wide default generator (seed 0 until ``Random/seed(_:)`` is called).
     nonisolated(unsafe) public static var global = RandomGenerator(seed: 0)
 
-    /// The full internal state, for checkpoints (restore by setting it): the four
-    /// xoshiro words, plus two more (a flag and the bits) while a second normal variate of
-    /// the polar method is cached, so a restored generator continues exactly.
+    /// The full internal state, for checkpoints (restore by setting it).
+    ///
+    /// It holds the four xoshiro words, plus two more (a flag and the bits) while a second
+    /// normal variate of the polar method is cached, so a restored generator continues exactly.
     public var state: [UInt64] {
         get { spare.map { [s.0, s.1, s.2, s.3, 1, $0.bitPattern] } ?? [s.0, s.1, s.2, s.3] }
         set {

@@ -1,5 +1,6 @@
-/// Shape arithmetic shared by the operations: element counts, strides, axis
-/// normalisation and NumPy broadcasting.
+/// Shape arithmetic shared by the operations.
+///
+/// It covers element counts, strides, axis normalisation and NumPy broadcasting.
 public enum Shape {
     /// The number of elements of a shape (1 for `[]`).
     public static func count(_ shape: [Int]) -> Int {
@@ -59,8 +60,9 @@ public enum Shape {
         return s
     }
 
-    /// Strides for reading a tensor of shape `from` as if it had the (broadcast) shape `to`:
-    /// dimensions that are broadcast get stride 0.
+    /// Strides for reading a tensor of shape `from` as if it had the (broadcast) shape `to`.
+    ///
+    /// Dimensions that are broadcast get stride 0.
     public static func broadcastStrides(from: [Int], to: [Int]) -> [Int] {
         let s = strides(from)
         let off = to.count - from.count
@@ -72,9 +74,9 @@ public enum Shape {
     }
 }
 
-/// How Nabla reports a programmer error (a shape mismatch, an axis out of range): it
-/// traps with a message that names the operation and the shapes involved.
+/// Traps with a message naming the operation and shapes when `condition` is false.
 ///
+/// This is how Nabla reports a programmer error (a shape mismatch, an axis out of range).
 /// The message is built only when the check fails.
 public func nablaCheck(_ condition: Bool, _ message: @autoclosure () -> String,
                        file: StaticString = #fileID, line: UInt = #line) {

@@ -1,8 +1,10 @@
 import Foundation
 
 extension Tensor: CustomStringConvertible, CustomDebugStringConvertible {
-    /// Prints like PyTorch: the values (summarised beyond 1,000 elements), then the
-    /// shape, the dtype when it is not float32, and how a tensor in a graph was made.
+    /// A PyTorch-style printout of the values, shape, dtype and origin of the tensor.
+    ///
+    /// It shows the values (summarised beyond 1,000 elements), then the shape, the dtype when
+    /// it is not float32, and how a tensor in a graph was made.
     ///
     /// ```
     /// tensor([[ 1.0000, -2.5000],
@@ -15,6 +17,7 @@ extension Tensor: CustomStringConvertible, CustomDebugStringConvertible {
         return "tensor(" + formatValues(indent: 7) + ", " + extras.joined(separator: ", ") + ")"
     }
 
+    /// The same text as ``description``.
     public var debugDescription: String { description }
 
     /// The values laid out as nested brackets.

@@ -122,13 +122,21 @@ extension Tensor {
         return record(out, op: "RDivScalar", a) { g in [g * (-s) / (av * av)] }
     }
 
+    /// Adds a `Float` scalar to every element (computed as a `Double` scalar).
     @_disfavoredOverload public static func + (a: Tensor, s: Float) -> Tensor { a + Double(s) }
+    /// Adds every element to a `Float` scalar (computed as a `Double` scalar).
     @_disfavoredOverload public static func + (s: Float, a: Tensor) -> Tensor { a + Double(s) }
+    /// Subtracts a `Float` scalar from every element (computed as a `Double` scalar).
     @_disfavoredOverload public static func - (a: Tensor, s: Float) -> Tensor { a - Double(s) }
+    /// Subtracts every element from a `Float` scalar (computed as a `Double` scalar).
     @_disfavoredOverload public static func - (s: Float, a: Tensor) -> Tensor { Double(s) - a }
+    /// Multiplies every element by a `Float` scalar (computed as a `Double` scalar).
     @_disfavoredOverload public static func * (a: Tensor, s: Float) -> Tensor { a * Double(s) }
+    /// Multiplies a `Float` scalar by every element (computed as a `Double` scalar).
     @_disfavoredOverload public static func * (s: Float, a: Tensor) -> Tensor { a * Double(s) }
+    /// Divides every element by a `Float` scalar (computed as a `Double` scalar).
     @_disfavoredOverload public static func / (a: Tensor, s: Float) -> Tensor { a / Double(s) }
+    /// Divides a `Float` scalar by every element (computed as a `Double` scalar).
     @_disfavoredOverload public static func / (s: Float, a: Tensor) -> Tensor { Double(s) / a }
 
     /// `a = a + b` (records a graph op, like the operator).
@@ -359,8 +367,9 @@ extension Tensor {
     /// 1 where `s` is at least an element, else 0.
     public static func .>= (s: Double, a: Tensor) -> Tensor { a .<= s }
 
-    /// Chooses `a` where `condition` is non-zero and `b` elsewhere, with broadcasting of
-    /// all three (as `torch.where`). Differentiable in `a` and `b`.
+    /// Chooses `a` where `condition` is non-zero and `b` elsewhere (as `torch.where`).
+    ///
+    /// All three broadcast. Differentiable in `a` and `b`.
     public static func `where`(_ condition: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor {
         nablaCheck(a.dtype == b.dtype, "where: dtype mismatch \(a.dtype) and \(b.dtype) (shapes \(a.shape) and \(b.shape)); convert one with .to(_:)")
         let c = (condition.to(a.dtype) .!= 0)

@@ -1,9 +1,10 @@
 import CNablaKernels
 
 extension Tensor {
-    /// Matrix product with PyTorch's `matmul` semantics: vector·vector is a dot product,
-    /// matrix·vector and vector·matrix drop the vector's axis, and tensors of rank > 2 are
-    /// batches of matrices whose batch dimensions broadcast.
+    /// Matrix product with PyTorch's `matmul` semantics.
+    ///
+    /// Vector·vector is a dot product, matrix·vector and vector·matrix drop the vector's axis,
+    /// and tensors of rank > 2 are batches of matrices whose batch dimensions broadcast.
     public func matmul(_ other: Tensor) -> Tensor {
         let a = self, b = other
         nablaCheck(a.rank >= 1 && b.rank >= 1, "matmul: scalars cannot be multiplied as matrices (shapes \(a.shape) and \(b.shape))")
@@ -93,11 +94,13 @@ public struct LinearAlgebraError: Error, CustomStringConvertible, Sendable {
     public let description: String
 }
 
-/// Dense solvers in float64, used by the closed-form regressions. They are not
-/// differentiable (their results do not require gradients).
+/// Dense float64 solvers, used by the closed-form regressions.
+///
+/// They are not differentiable (their results do not require gradients).
 public enum LinearAlgebra {
-    /// The lower-triangular Cholesky factor L of a symmetric positive-definite matrix
-    /// (A = L·Lᵀ). Throws if A is not positive definite.
+    /// The lower-triangular Cholesky factor L of a symmetric positive-definite matrix (A = L·Lᵀ).
+    ///
+    /// Throws if A is not positive definite.
     public static func cholesky(_ a: Tensor) throws -> Tensor {
         nablaCheck(a.rank == 2 && a.shape[0] == a.shape[1], "cholesky: expects a square matrix, got shape \(a.shape)")
         let n = a.shape[0]
@@ -121,6 +124,7 @@ public enum LinearAlgebra {
     }
 
     /// Solves A·X = B for symmetric positive-definite A by Cholesky factorisation.
+    ///
     /// B may be a vector `[n]` or a matrix `[n, k]`.
     public static func solveSPD(_ a: Tensor, _ b: Tensor) throws -> Tensor {
         let n = a.shape[0]
@@ -144,8 +148,10 @@ public enum LinearAlgebra {
         return Tensor(X, shape: b.shape)
     }
 
-    /// The least-squares solution of A·X ≈ B (A is `[m, n]` with m ≥ n and full column
-    /// rank) by Householder QR, which is more accurate than the normal equations.
+    /// The least-squares solution of A·X ≈ B by Householder QR.
+    ///
+    /// A is `[m, n]` with m ≥ n and full column rank. QR is more accurate than the normal
+    /// equations.
     public static func leastSquares(_ a: Tensor, _ b: Tensor) throws -> Tensor {
         nablaCheck(a.rank == 2, "leastSquares: expects a matrix, got shape \(a.shape)")
         let m = a.shape[0], n = a.shape[1]
@@ -198,8 +204,9 @@ public enum LinearAlgebra {
 }
 
 extension Tensor {
-    /// The affine map of a dense layer, `self · weightᵀ + bias`, in one fused operation
-    /// (PyTorch's `torch.nn.functional.linear`).
+    /// The affine map of a dense layer, `self · weightᵀ + bias`, in one fused operation.
+    ///
+    /// This is PyTorch's `torch.nn.functional.linear`.
     ///
     /// `self` is `[..., in]`, `weight` is `[out, in]` (PyTorch's layout) and `bias` is
     /// `[out]`. The transpose is never materialised: the forward pass is one GEMM with a

@@ -170,8 +170,10 @@ extension Tensor {
         }
     }
 
-    /// Index of the largest element along `axis` (the first on ties), as values of this
-    /// tensor's dtype. Without an axis, the index into the flattened tensor.
+    /// The index of the largest element along `axis` (the first on ties).
+    ///
+    /// The indices are values of this tensor's dtype. Without an axis, it is the index into
+    /// the flattened tensor.
     public func argmax(axis: Int? = nil, keepDims: Bool = false) -> Tensor { argExtremum(axis, keepDims, .argmax) }
     /// Index of the smallest element along `axis` (the first on ties).
     public func argmin(axis: Int? = nil, keepDims: Bool = false) -> Tensor { argExtremum(axis, keepDims, .argmin) }
@@ -186,8 +188,10 @@ extension Tensor {
         return r.reshaped(s)
     }
 
-    /// Variance over `axes` (all when nil) with Bessel's `correction` (1 = unbiased,
-    /// PyTorch's default; 0 = population variance).
+    /// The variance over `axes` (all when nil) with Bessel's `correction`.
+    ///
+    /// A correction of 1 gives the unbiased variance (PyTorch's default); 0 gives the
+    /// population variance.
     public func variance(axes: [Int]? = nil, correction: Int = 1, keepDims: Bool = false) -> Tensor {
         let ax = normalizedAxes(axes, op: "variance")
         let n = ax.reduce(1) { $0 * shape[$1] }
@@ -216,9 +220,11 @@ extension Tensor {
 }
 
 extension Tensor {
-    /// `scale · Σ (self − target)²` as one op: the fused form of a mean or summed squared
-    /// error (what `Loss.mse` uses). `target` is treated as a constant (no gradient flows
-    /// to it); shapes must match exactly. The derivative is `2·scale·(self − target)`.
+    /// The fused squared error `scale · Σ (self − target)²`, computed as one operation.
+    ///
+    /// This is the fused form of a mean or summed squared error (what `Loss.mse` uses).
+    /// `target` is treated as a constant (no gradient flows to it); shapes must match exactly.
+    /// The derivative is `2·scale·(self − target)`.
     public func squaredErrorSum(_ target: Tensor, scale: Double = 1) -> Tensor {
         nablaCheck(shape == target.shape, "squaredErrorSum: shapes \(shape) and \(target.shape) differ")
         let diff = Tensor.binaryRaw(detached(), target.detached(), FSub.self, kernel: NABLA_BIN_SUB, op: "squaredErrorSum")

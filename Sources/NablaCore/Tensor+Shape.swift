@@ -1,5 +1,6 @@
-/// One entry of a slicing subscript: an integer (drops the axis), a range, or a
-/// strided range. `x[0..<2, .all, 3]` is PyTorch's `x[0:2, :, 3]`.
+/// One entry of a slicing subscript: an integer, a range or a strided range.
+///
+/// An integer drops its axis. `x[0..<2, .all, 3]` is PyTorch's `x[0:2, :, 3]`.
 public enum TensorIndex: Sendable, ExpressibleByIntegerLiteral {
     /// A single position (negative counts from the end); the axis is removed.
     case at(Int)
@@ -8,6 +9,7 @@ public enum TensorIndex: Sendable, ExpressibleByIntegerLiteral {
     /// The whole axis.
     case all
 
+    /// A single position, so that an integer literal selects one entry and drops the axis.
     public init(integerLiteral value: Int) { self = .at(value) }
     /// A half-open range.
     public static func r(_ r: Range<Int>, step: Int = 1) -> TensorIndex { .range(start: r.lowerBound, end: r.upperBound, step: step) }
@@ -101,8 +103,9 @@ extension Tensor {
     /// The matrix transpose of a rank-2 tensor (swaps the last two axes).
     public var T: Tensor { transposed() }
 
-    /// This tensor repeated along broadcast dimensions to `shape` (PyTorch's `expand`,
-    /// though the result owns its memory). The gradient sums back.
+    /// This tensor repeated along broadcast dimensions to the shape `target`.
+    ///
+    /// This is PyTorch's `expand`, though the result owns its memory. The gradient sums back.
     public func broadcast(to target: [Int]) -> Tensor {
         if target == shape { return self }
         nablaCheck(Shape.broadcast(shape, target) == target, "expand: shape \(shape) cannot be broadcast to \(target)")
@@ -114,8 +117,9 @@ extension Tensor {
 
     // MARK: Slicing
 
-    /// A slice: `x[1..<3, TensorIndex.all, 0]`. Integers remove their axis; axes not
-    /// mentioned are taken whole.
+    /// A slice such as `x[1..<3, TensorIndex.all, 0]`.
+    ///
+    /// Integers remove their axis; axes not mentioned are taken whole.
     public subscript(_ indices: any TensorIndexConvertible...) -> Tensor {
         slice(indices.map { $0.tensorIndex })
     }
@@ -184,8 +188,9 @@ extension Tensor {
 
     // MARK: Indexing with index tensors
 
-    /// The entries at `indices` along `axis` (PyTorch's `index_select`). Gradients
-    /// scatter-add back, so repeated indices accumulate.
+    /// The entries at `indices` along `axis` (PyTorch's `index_select`).
+    ///
+    /// Gradients scatter-add back, so repeated indices accumulate.
     public func indexSelect(axis: Int, _ indices: [Int]) -> Tensor {
         let a = Shape.normalize(axis: axis, rank: rank, op: "indexSelect")
         let (outer, len, inner) = Tensor.split(shape, at: a)
@@ -219,8 +224,10 @@ extension Tensor {
         }
     }
 
-    /// `indexSelect` with the indices held in a tensor (integer values of any dtype);
-    /// the result's axis `axis` is replaced by the index tensor's shape.
+    /// The entries along `axis` at the indices held in a tensor (integer values of any dtype).
+    ///
+    /// Like ``indexSelect(axis:_:)`` with an array; the result's axis `axis` is replaced by
+    /// the index tensor's shape.
     public func indexSelect(axis: Int, _ indices: Tensor) -> Tensor {
         let idx = indices.integerValues(op: "indexSelect")
         let a = Shape.normalize(axis: axis, rank: rank, op: "indexSelect")
@@ -228,8 +235,10 @@ extension Tensor {
         return r.reshaped(Array(shape[..<a]) + indices.shape + Array(shape[(a + 1)...]))
     }
 
-    /// Values picked along `axis` by `index` (PyTorch's `gather`): for rank 2 and axis 1,
-    /// `out[i][j] = self[i][index[i][j]]`. `index` has this tensor's rank.
+    /// Values picked along `axis` by `index` (PyTorch's `gather`).
+    ///
+    /// For rank 2 and axis 1, `out[i][j] = self[i][index[i][j]]`. `index` has this tensor's
+    /// rank.
     public func gather(axis: Int, _ index: Tensor) -> Tensor {
         let a = Shape.normalize(axis: axis, rank: rank, op: "gather")
         nablaCheck(index.rank == rank, "gather: index of shape \(index.shape) must have the rank of the input \(shape)")
@@ -342,8 +351,9 @@ extension Tensor {
         return split(sizes: sizes, axis: a)
     }
 
-    /// Pads with `value`: `widths[i] = (before, after)` for axis i (missing trailing
-    /// axes are not padded).
+    /// This tensor padded with `value`, by `widths[i] = (before, after)` for axis i.
+    ///
+    /// Missing trailing axes are not padded.
     public func padded(_ widths: [(Int, Int)], value: Double = 0) -> Tensor {
         nablaCheck(widths.count <= rank, "pad: \(widths.count) pad widths for a tensor of shape \(shape)")
         nablaCheck(widths.allSatisfy { $0.0 >= 0 && $0.1 >= 0 }, "pad: negative pad width in \(widths)")

@@ -1,7 +1,9 @@
 import CNablaKernels
 
-/// An n-dimensional array of `Float` or `Double` that can record the operations applied to
-/// it, so that gradients can be computed by reverse-mode automatic differentiation.
+/// An n-dimensional array of floats that records operations for automatic differentiation.
+///
+/// It holds `Float` or `Double` elements; gradients are computed by reverse-mode
+/// automatic differentiation over the recorded operations.
 ///
 /// `Tensor` has value semantics: copying a tensor is cheap and mutating one copy (through
 /// subscripts or in-place operators) never changes another; storage is shared until a
@@ -61,8 +63,7 @@ public struct Tensor: @unchecked Sendable {
 
     // MARK: Creation from Swift values
 
-    /// A tensor holding `values` in row-major order with the given shape
-    /// (default: a vector).
+    /// A tensor holding `values` in row-major order with the given shape (default: a vector).
     public init<T: TensorScalar>(_ values: [T], shape: [Int]? = nil) {
         let shape = shape ?? [values.count]
         nablaCheck(Shape.count(shape) == values.count && shape.allSatisfy { $0 >= 0 },

@@ -1,11 +1,14 @@
 import Foundation
 import NablaCore
 
-/// The data sets Nabla knows by name: the bundled digits, Fashion-MNIST from a local
-/// directory, and the synthetic generators.
+/// The data sets Nabla knows by name.
+///
+/// They are the bundled digits, Fashion-MNIST from a local directory, and the synthetic
+/// generators.
 public enum Datasets {
-    /// The UCI optical-recognition 8×8 digits (1,797 samples, 64 features with values
-    /// 0…16, 10 classes), bundled with the package (CC BY 4.0, via scikit-learn).
+    /// The UCI optical-recognition 8×8 digits, bundled with the package.
+    ///
+    /// 1,797 samples, 64 features with values 0…16, 10 classes (CC BY 4.0, via scikit-learn).
     public static func digits() throws -> TensorDataset {
         let d = try DigitsResource.load()
         return TensorDataset(inputs: Tensor(d.features, shape: [d.count, DigitsResource.featureCount]),
@@ -15,11 +18,12 @@ public enum Datasets {
     /// Where Debian's `dataset-fashion-mnist` package installs the files.
     public static let defaultFashionMNISTDirectory = "/usr/share/datasets/fashion-mnist"
 
-    /// Fashion-MNIST (60,000 training and 10,000 test images of 28×28, 10 classes), read
-    /// from IDX files (gzipped or not) in `directory`. Pixels are scaled to [0, 1] and
-    /// flattened to 784 features (pass `scaled: false` to keep the raw 0…255 values).
-    /// Nothing is downloaded: when the files are missing the
-    /// error says how to install them.
+    /// Fashion-MNIST, read from IDX files (gzipped or not) in `directory`.
+    ///
+    /// 60,000 training and 10,000 test images of 28×28, 10 classes. Pixels are scaled to
+    /// [0, 1] and flattened to 784 features (pass `scaled: false` to keep the raw 0…255
+    /// values). Nothing is downloaded: when the files are missing the error says how to
+    /// install them.
     public static func fashionMNIST(directory: String? = nil, scaled: Bool = true) throws -> (train: TensorDataset, test: TensorDataset) {
         let dir = directory ?? ProcessInfo.processInfo.environment["FMNIST_DIR"] ?? defaultFashionMNISTDirectory
         func find(_ stem: String) throws -> String {
@@ -47,8 +51,9 @@ public enum Datasets {
                 try load("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "fashion-mnist-test"))
     }
 
-    /// A CSV file as a data set: `target` names the target column; `task` says whether
-    /// it holds class indices (0, 1, 2, …) or real values.
+    /// A CSV file as a data set, with `target` naming the target column.
+    ///
+    /// `task` says whether the target column holds class indices (0, 1, 2, …) or real values.
     public static func csv(path: String, target: CSVTarget, task: TaskKind) throws -> TensorDataset {
         let d = try CSV.readDataset(contentsOf: path, target: target)
         let x = Tensor(d.features, shape: [d.rows, d.featureCount])

@@ -7,6 +7,7 @@ public enum CSVTarget: Sendable, Equatable, CustomStringConvertible {
     /// The column at this 0-based index; negative values count from the end (`-1` is the last column).
     case index(Int)
 
+    /// The column as it appears in messages: a quoted name or `index N`.
     public var description: String {
         switch self {
         case .name(let n): return "'\(n)'"
@@ -137,6 +138,7 @@ public enum CSV {
     }
 
     /// Reads a CSV file whose columns are all features (no target), e.g. inputs for prediction.
+    ///
     /// The header row is required.
     public static func readFeatures(contentsOf path: String) throws -> CSVFeatures {
         try parseFeatures(readFileBytes(path), source: path)

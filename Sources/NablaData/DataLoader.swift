@@ -1,7 +1,8 @@
 import NablaCore
 
-/// Iterates over a dataset in minibatches, optionally shuffled from a seed
-/// (PyTorch's `DataLoader(dataset, batch_size:, shuffle:, drop_last:)`).
+/// Iterates over a dataset in minibatches, optionally shuffled from a seed.
+///
+/// This is PyTorch's `DataLoader(dataset, batch_size:, shuffle:, drop_last:)`.
 ///
 /// Each pass (`for batch in loader`) draws a new order from the loader's generator, so
 /// epochs differ but a given seed always gives the same sequence of epochs.
@@ -41,6 +42,7 @@ public struct DataLoader<D: Dataset>: Sequence {
         let batches: Int
         var position = 0
 
+        /// The next batch of the epoch, or nil when the epoch is over.
         public mutating func next() -> Batch? {
             guard position < batches else { return nil }
             let start = position * batchSize
@@ -50,6 +52,7 @@ public struct DataLoader<D: Dataset>: Sequence {
         }
     }
 
+    /// Starts an epoch, drawing a new order from the generator when shuffling.
     public func makeIterator() -> Iterator {
         let order = shuffle ? generator.permutation(dataset.count) : Array(0..<dataset.count)
         return Iterator(dataset: dataset, order: order, batchSize: batchSize, batches: count)

@@ -52,12 +52,14 @@ public struct TensorDataset: Dataset {
         self.classCount = classCount
     }
 
+    /// The number of examples.
     public var count: Int { inputs.shape[0] }
     /// Whether the targets are class indices.
     public var task: TaskKind { classCount == nil ? .regression : .classification }
     /// The shape of one input example.
     public var inputShape: [Int] { Array(inputs.shape.dropFirst()) }
 
+    /// The examples at `indices`, stacked into one batch.
     public func batch(_ indices: [Int]) -> Batch {
         Batch(inputs: inputs.indexSelect(axis: 0, indices), targets: targets.indexSelect(axis: 0, indices))
     }
@@ -68,9 +70,10 @@ public struct TensorDataset: Dataset {
                       name: name, classCount: classCount)
     }
 
-    /// Splits into consecutive parts of the given fractions (which must sum to ≤ 1; the
-    /// last part takes any rounding remainder) after shuffling with `generator` (pass
-    /// nil to keep the order).
+    /// Splits into consecutive parts of the given fractions after shuffling with `generator`.
+    ///
+    /// The fractions must sum to ≤ 1; the last part takes any rounding remainder. Pass a nil
+    /// `generator` to keep the order.
     public func split(_ fractions: [Double], generator: RandomGenerator? = RandomGenerator(seed: 0)) -> [TensorDataset] {
         nablaCheck(fractions.allSatisfy { $0 >= 0 } && fractions.reduce(0, +) <= 1 + 1e-9,
                    "split: fractions \(fractions) must be non-negative and sum to at most 1")

@@ -18,7 +18,9 @@ public struct DataFileError: Error, CustomStringConvertible, LocalizedError, Equ
         self.message = message
     }
 
+    /// A one-line description of the error: the source, then what was wrong.
     public var description: String { "\(source): \(message)" }
+    /// The same text as ``description``.
     public var errorDescription: String? { description }
 }
 

@@ -1,10 +1,14 @@
 import NablaCore
 
-/// Seeded synthetic data sets from the lecture notes: every generator takes a seed and
-/// returns the same data for the same arguments on every run.
+/// Seeded synthetic data sets from the lecture notes.
+///
+/// Every generator takes a seed and returns the same data for the same arguments on every
+/// run.
 public enum Synthetic {
-    /// Linear data `y = K·x + b + noise` with `x ~ U(−1, 1)^n`. Returns the data set and
-    /// the true K (`[m, n]`) and b (`[m]`), which are drawn from N(0, 1).
+    /// Linear data `y = K·x + b + noise` with `x ~ U(−1, 1)^n`.
+    ///
+    /// Returns the data set and the true K (`[m, n]`) and b (`[m]`), which are drawn from
+    /// N(0, 1).
     public static func linear(count: Int = 200, inputs n: Int = 1, outputs m: Int = 1, noise: Double = 0.1,
                               seed: UInt64 = 0) -> (data: TensorDataset, K: Tensor, b: Tensor) {
         let g = RandomGenerator(seed: seed)
@@ -28,8 +32,9 @@ public enum Synthetic {
         return TensorDataset(inputs: Tensor(xs, shape: [count, 2]), targets: Tensor(ys), name: "xor", classCount: 2)
     }
 
-    /// n-bit parity: every one of the 2ⁿ bit patterns (as ±1 inputs), labelled 1 when it
-    /// has an odd number of ones.
+    /// The n-bit parity problem: all 2ⁿ bit patterns, labelled 1 when they have an odd number of ones.
+    ///
+    /// The bits are given as ±1 inputs.
     public static func parity(bits: Int = 4) -> TensorDataset {
         nablaCheck(bits >= 1 && bits <= 20, "parity: bits must be in 1...20, got \(bits)")
         let n = 1 << bits
@@ -54,8 +59,9 @@ public enum Synthetic {
         return TensorDataset(inputs: Tensor(xs, shape: [count, 2]), targets: Tensor(ys), name: "ring", classCount: 2)
     }
 
-    /// Three modes: class 1 is a Gaussian at the origin, class 0 two Gaussians on either
-    /// side of it, so no single line separates the classes.
+    /// Two classes in three Gaussian modes, so that no single line separates them.
+    ///
+    /// Class 1 is a Gaussian at the origin, class 0 two Gaussians on either side of it.
     public static func threeModes(count: Int = 300, spread: Double = 0.5, seed: UInt64 = 0) -> TensorDataset {
         let g = RandomGenerator(seed: seed)
         let centres: [(Double, Double, Float)] = [(-3, 0, 0), (0, 0, 1), (3, 0, 0)]

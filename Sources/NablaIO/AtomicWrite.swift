@@ -20,7 +20,9 @@ public struct FileWriteError: Error, CustomStringConvertible, LocalizedError, Eq
         self.message = message
     }
 
+    /// A one-line description of the error: the path, then what went wrong.
     public var description: String { "\(path): \(message)" }
+    /// The same text as ``description``.
     public var errorDescription: String? { description }
 }
 

@@ -11,20 +11,23 @@ extension SafeTensorEntry {
         }
     }
 
-    /// The entry as a tensor: F64 stays float64, every other dtype becomes float32
-    /// (integers and booleans by value, F16/BF16 widened).
+    /// The entry as a tensor: F64 stays float64, every other dtype becomes float32.
+    ///
+    /// Integers and booleans convert by value; F16 and BF16 are widened.
     public func tensor() -> Tensor {
         dtype == .float64 ? Tensor(doubles(), shape: shape) : Tensor(floats(), shape: shape)
     }
 }
 
-/// Saving and loading models as safetensors files whose metadata carries the
-/// architecture, so that a file alone is enough to rebuild and run the model.
+/// Saves and loads models as safetensors files whose metadata carries the architecture.
 ///
-/// Tensor names are the module's state-dict names (`layers.0.weight`), so the file loads
-/// in Python with `safetensors.torch.load_file` and matches an equivalent
-/// `torch.nn.Sequential`. Extra tensors (a checkpoint's optimizer state) are stored under
-/// prefixed names such as `optimizer.…`.
+/// A file alone is enough to rebuild and run the model.
+///
+/// Tensor names are the module's state-dict names (`layers.0.weight`, `layers.0.bias`, …),
+/// so the file loads unchanged in Python with `safetensors.torch.load_file`. To load the
+/// weights into an equivalent PyTorch `nn.Sequential`, strip the `layers.` prefix
+/// (PyTorch's `Sequential` names them `0.weight`, …). Extra tensors (a checkpoint's
+/// optimizer state) are stored under prefixed names such as `optimizer.…`.
 public enum ModelFile {
     /// Metadata key holding the architecture as JSON.
     public static let architectureKey = "nabla.architecture"
@@ -43,8 +46,10 @@ public enum ModelFile {
         public var extraTensors: [String: Tensor]
     }
 
-    /// Writes the model's state and architecture (plus `metadata` and `extraTensors`) to
-    /// `path`, atomically (temporary file, then rename).
+    /// Writes the model's state and architecture to `path`, atomically.
+    ///
+    /// `metadata` and `extraTensors` are written too. The file is written to a temporary file
+    /// and then renamed.
     public static func save(_ model: Module, spec: ModelSpec, to path: String, metadata: [String: String] = [:],
                             extraTensors: [String: Tensor] = [:]) throws {
         var entries: [SafeTensorEntry] = []
@@ -56,8 +61,10 @@ public enum ModelFile {
         try SafeTensorsFile(entries: entries, metadata: meta).write(to: path)
     }
 
-    /// Reads a model file: rebuilds the architecture and loads the weights, checking every
-    /// name and shape. Throws a one-line error naming the file and what disagrees.
+    /// Reads a model file, rebuilding the architecture and loading the weights.
+    ///
+    /// Every name and shape is checked. Throws a one-line error naming the file and what
+    /// disagrees.
     public static func load(_ path: String) throws -> Contents {
         let file = try SafeTensorsFile.read(contentsOf: path)
         guard let json = file.metadata[architectureKey] else {

@@ -37,14 +37,17 @@ public struct LayerSpec: Codable, Equatable, Sendable {
     }
 }
 
-/// An error in an architecture description: an unknown layer, a missing option or
-/// sizes that do not fit together. Says which layer.
+/// An error in an architecture description, saying which layer is at fault.
+///
+/// The problem may be an unknown layer, a missing option or sizes that do not fit together.
 public struct ModelSpecError: Error, CustomStringConvertible, LocalizedError, Sendable {
     /// What was wrong and where.
     public let message: String
     /// An error with the given one-line message.
     public init(message: String) { self.message = message }
+    /// A one-line description of the error.
     public var description: String { message }
+    /// A one-line description of the error (the same as ``description``).
     public var errorDescription: String? { message }
 }
 

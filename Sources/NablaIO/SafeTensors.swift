@@ -27,6 +27,7 @@ public struct SafeTensorsError: Error, CustomStringConvertible, LocalizedError, 
         self.message = message
     }
 
+    /// A one-line description of the error, with control characters in names escaped.
     public var description: String {
         if let tensor { return "\(source): tensor '\(Self.oneLine(tensor))': \(Self.oneLine(message))" }
         return "\(source): \(Self.oneLine(message))"
@@ -45,6 +46,7 @@ public struct SafeTensorsError: Error, CustomStringConvertible, LocalizedError, 
         }
         return out
     }
+    /// The same text as ``description``.
     public var errorDescription: String? { description }
 }
 
@@ -115,6 +117,7 @@ public enum SafeTensorDType: String, Sendable, CaseIterable, CustomStringConvert
         }
     }
 
+    /// The dtype's safetensors name, such as `F32` or `BF16`.
     public var description: String { rawValue }
 }
 
@@ -176,8 +179,9 @@ public struct SafeTensorEntry: Sendable, Equatable {
         }
     }
 
-    /// Creates a floating-point entry from `Float` values, stored as `dtype`
-    /// (`.float32` by default; `.float16` and `.bfloat16` round to nearest, ties to even; `.float64` widens).
+    /// Creates a floating-point entry from `Float` values, stored as `dtype` (`.float32` by default).
+    ///
+    /// `.float16` and `.bfloat16` round to nearest, ties to even; `.float64` widens.
     /// - Throws: `SafeTensorsError` for a non-floating-point dtype or a shape/count mismatch.
     public init(name: String, shape: [Int], floats: [Float], dtype: SafeTensorDType = .float32) throws {
         try Self.checkCount(shape, floats.count, name: name)
@@ -314,8 +318,9 @@ private func appendLE(_ out: inout [UInt8], _ value: UInt64, _ size: Int) {
     for k in 0..<size { out.append(UInt8(truncatingIfNeeded: value >> UInt64(8 * k))) }
 }
 
-/// IEEE half-precision bits for `value`, rounding to nearest, ties to even
-/// (overflow gives infinity, NaN stays a quiet NaN with the sign and top payload bits kept).
+/// The IEEE half-precision bits for `value`, rounding to nearest, ties to even.
+///
+/// Overflow gives infinity; NaN stays a quiet NaN with the sign and top payload bits kept.
 public func halfBits(from value: Float) -> UInt16 {
     let x = value.bitPattern
     let sign = UInt16(truncatingIfNeeded: (x >> 16) & 0x8000)

@@ -11,7 +11,7 @@ import NablaCore
 // - Step-like functions (binary step, Heaviside, sign) have zero gradient everywhere; their
 //   result stays in the graph (with a zero gradient) so they compose inside a network.
 
-/// The approximation used by ``NablaCore/Tensor/gelu(approximation:)``.
+/// The approximation used by `Tensor.gelu(approximation:)`.
 public enum GELUApproximation: String, Sendable {
     /// The exact form x·Φ(x) with the error function.
     case none
@@ -30,27 +30,34 @@ extension Tensor {
     /// The identity function (derivative 1); returns `self`.
     public func identity() -> Tensor { self }
 
-    /// Binary step: 1 where x ≥ 0, else 0. The gradient is zero everywhere (the
-    /// discontinuity at 0 is ignored). See ``heaviside(valueAtZero:)`` for ½ at 0.
+    /// Binary step: 1 where x ≥ 0, else 0.
+    ///
+    /// The gradient is zero everywhere (the discontinuity at 0 is ignored). See
+    /// ``heaviside(valueAtZero:)`` for ½ at 0.
     public func binaryStep() -> Tensor {
         withZeroGradient(self .>= 0)
     }
 
-    /// The Heaviside step: 0 for x < 0, `valueAtZero` (default ½) at 0, 1 for x > 0 (as
-    /// `torch.heaviside(x, valueAtZero)`). Zero gradient everywhere; PyTorch's heaviside
-    /// is not differentiable at all.
+    /// The Heaviside step: 0 for x < 0, `valueAtZero` (default ½) at 0, 1 for x > 0.
+    ///
+    /// This is `torch.heaviside(x, valueAtZero)`. Zero gradient everywhere; PyTorch's
+    /// heaviside is not differentiable at all.
     public func heaviside(valueAtZero: Double = 0.5) -> Tensor {
         withZeroGradient((self .> 0) + (self .== 0) * valueAtZero)
     }
 
-    /// Sign as an activation: −1, 0 or 1 with a zero gradient that keeps the result in the
-    /// graph (NablaCore's `sign()` returns a detached constant).
+    /// Sign as an activation: −1, 0 or 1, with a zero gradient.
+    ///
+    /// The zero gradient keeps the result in the graph (NablaCore's `sign()` returns a
+    /// detached constant).
     public func signActivation() -> Tensor {
         withZeroGradient(self.detached().sign())
     }
 
-    /// Hard tanh: clamps to `[minValue, maxValue]` (default [−1, 1]). The gradient is 1
-    /// strictly inside the interval and 0 outside and on its ends (PyTorch's convention).
+    /// Hard tanh: clamps to `[minValue, maxValue]` (default [−1, 1]).
+    ///
+    /// The gradient is 1 strictly inside the interval and 0 outside and on its ends
+    /// (PyTorch's convention).
     public func hardTanh(minValue: Double = -1, maxValue: Double = 1) -> Tensor {
         nablaCheck(minValue < maxValue, "hardTanh: minValue \(minValue) must be below maxValue \(maxValue)")
         let inside = (self .> minValue) * (self .< maxValue)
@@ -60,27 +67,31 @@ extension Tensor {
     /// ReLU6: min(max(0, x), 6); gradient 1 strictly inside (0, 6), as PyTorch.
     public func relu6() -> Tensor { hardTanh(minValue: 0, maxValue: 6) }
 
-    /// Hard sigmoid as PyTorch defines it: relu6(x + 3) / 6, i.e. 0 below −3, 1 above 3
-    /// and x/6 + ½ between. Gradient 1/6 strictly inside (−3, 3), else 0. (Other
-    /// libraries use slope 0.2; Nabla follows PyTorch.)
+    /// Hard sigmoid as PyTorch defines it: relu6(x + 3) / 6.
+    ///
+    /// That is 0 below −3, 1 above 3 and x/6 + ½ between. Gradient 1/6 strictly inside
+    /// (−3, 3), else 0. (Other libraries use slope 0.2; Nabla follows PyTorch.)
     public func hardSigmoid() -> Tensor { (self + 3).relu6() / 6 }
 
     /// Hard swish: x · hardSigmoid(x) (PyTorch's `hardswish`, away from its kinks at ±3).
     public func hardSwish() -> Tensor { self * hardSigmoid() }
 
     /// The piecewise-linear unit: 0 below −½, x + ½ between −½ and ½, 1 above ½.
+    ///
     /// Gradient 1 strictly inside (−½, ½), else 0. (No PyTorch equivalent; it equals
     /// `clamp(x + 0.5, 0, 1)` with a strict-interior gradient.)
     public func piecewiseLinear() -> Tensor { (self + 0.5).hardTanh(minValue: 0, maxValue: 1) }
 
     /// Leaky ReLU: x for x > 0, `negativeSlope`·x otherwise (default 0.01, as PyTorch).
+    ///
     /// The derivative at 0 is `negativeSlope` (PyTorch's convention).
     public func leakyReLU(negativeSlope: Double = 0.01) -> Tensor {
         Tensor.where(self .> 0, self, self * negativeSlope)
     }
 
-    /// Exponential linear unit: x for x > 0, α(eˣ − 1) otherwise (default α = 1). The
-    /// derivative at 0 is α, as in PyTorch. Never overflows: the exponential only sees
+    /// Exponential linear unit: x for x > 0, α(eˣ − 1) otherwise (default α = 1).
+    ///
+    /// The derivative at 0 is α, as in PyTorch. Never overflows: the exponential only sees
     /// non-positive inputs.
     public func elu(alpha: Double = 1) -> Tensor {
         Tensor.where(self .> 0, self, (self.clamped(max: 0).exp() - 1) * alpha)
@@ -91,12 +102,14 @@ extension Tensor {
     /// The α of SELU (Klambauer et al., as in PyTorch).
     public static let seluAlpha = 1.6732632423543772848170429916717
 
-    /// Scaled exponential linear unit: λ·ELU(x, α) with the self-normalising constants
-    /// ``seluScale`` and ``seluAlpha``.
+    /// Scaled exponential linear unit: λ·ELU(x, α) with self-normalising constants.
+    ///
+    /// The constants are ``seluScale`` (λ) and ``seluAlpha`` (α).
     public func selu() -> Tensor { elu(alpha: Tensor.seluAlpha) * Tensor.seluScale }
 
-    /// Gaussian error linear unit x·Φ(x): the exact erf form (default) or the tanh
-    /// approximation, as PyTorch's `gelu(x, approximate:)`.
+    /// Gaussian error linear unit x·Φ(x), as PyTorch's `gelu(x, approximate:)`.
+    ///
+    /// It uses the exact erf form (default) or the tanh approximation.
     public func gelu(approximation: GELUApproximation = .none) -> Tensor {
         switch approximation {
         case .none:
@@ -108,8 +121,9 @@ extension Tensor {
         }
     }
 
-    /// Softplus (1/β)·log(1 + e^(βx)), reverting to the identity where βx > `threshold`
-    /// (PyTorch's semantics; defaults β = 1, threshold = 20). Computed stably as
+    /// Softplus (1/β)·log(1 + e^(βx)), reverting to the identity where βx > `threshold`.
+    ///
+    /// PyTorch's semantics; defaults β = 1, threshold = 20. Computed stably as
     /// max(z, 0) + log(1 + e^(−|z|)) with z = βx, so it never overflows; the derivative is
     /// the logistic sigmoid σ(βx) (exactly ½ at 0).
     public func softplus(beta: Double = 1, threshold: Double = 20) -> Tensor {
@@ -139,8 +153,10 @@ extension Tensor {
     /// Mish: x·tanh(softplus(x)).
     public func mish() -> Tensor { self * softplus().tanh() }
 
-    /// Softmax over `axis` (default the last): e^(x − max) / Σ e^(x − max), so it is
-    /// finite and exact for large inputs (softmax([1000, 1001]) = [0.269, 0.731]).
+    /// Softmax over `axis` (default the last), computed stably.
+    ///
+    /// It is e^(x − max) / Σ e^(x − max), so it is finite and exact for large inputs
+    /// (softmax([1000, 1001]) = [0.269, 0.731]).
     public func softmax(axis: Int = -1) -> Tensor {
         let m = detached().max(axis: axis, keepDims: true)
         let e = (self - m).exp()

@@ -4,8 +4,10 @@ import NablaCore
 // outputs), logistic regression and the perceptron. They are built on NablaCore tensors
 // and, apart from the perceptron, are modules whose parameters any optimizer can train.
 
-/// Linear regression with one or more outputs, ŷ = K·x + b, with K of shape `[m, n]`
-/// (m outputs, n inputs, stored `[out, in]` as PyTorch's `Linear`) and b of shape `[m]`.
+/// Linear regression with one or more outputs, ŷ = K·x + b.
+///
+/// K has shape `[m, n]` (m outputs, n inputs, stored `[out, in]` as PyTorch's `Linear`)
+/// and b has shape `[m]`.
 ///
 /// Fitting minimises the mean squared error over N examples (rows of X, shape `[N, n]`;
 /// targets Y, shape `[N, m]`, or `[N]` for one output):
@@ -85,9 +87,10 @@ public final class LinearRegression: Module, @unchecked Sendable {
         return model
     }
 
-    /// Fits by the normal equations (AᵀA + λD)·θ = AᵀY, solved by Cholesky in float64,
-    /// where D is the identity except for a zero at the intercept. Throws when AᵀA + λD is
-    /// not positive definite (collinear inputs with λ = 0).
+    /// Fits by the normal equations (AᵀA + λD)·θ = AᵀY, solved by Cholesky in float64.
+    ///
+    /// D is the identity except for a zero at the intercept. Throws when AᵀA + λD is not
+    /// positive definite (collinear inputs with λ = 0).
     public static func fitNormalEquations(_ x: Tensor, _ y: Tensor, ridge: Double = 0) throws -> LinearRegression {
         nablaCheck(ridge >= 0, "LinearRegression.fitNormalEquations: ridge must be non-negative, got \(ridge)")
         return try withoutGrad {
@@ -104,6 +107,7 @@ public final class LinearRegression: Module, @unchecked Sendable {
     }
 
     /// Fits by least squares, min ‖Aθ − Y‖, solved by Householder QR in float64.
+    ///
     /// Throws when A does not have full column rank.
     public static func fitLeastSquares(_ x: Tensor, _ y: Tensor) throws -> LinearRegression {
         try withoutGrad {
@@ -112,9 +116,9 @@ public final class LinearRegression: Module, @unchecked Sendable {
         }
     }
 
-    /// Fits by full-batch gradient descent on the mean squared error, starting from the
-    /// current parameters: θ ← θ − s·∇L(θ) for `epochs` steps. Returns the loss before
-    /// each step.
+    /// Fits by full-batch gradient descent on the mean squared error, from the current parameters.
+    ///
+    /// Runs θ ← θ − s·∇L(θ) for `epochs` steps. Returns the loss before each step.
     @discardableResult
     public func fitGradientDescent(_ x: Tensor, _ y: Tensor, learningRate: Double = 0.1, epochs: Int = 1000) -> [Double] {
         let x = x.detached().to(weight.dtype)
@@ -171,8 +175,9 @@ public final class LogisticRegression: Module, @unchecked Sendable {
         return x.to(weight.dtype).matmul(weight) + bias
     }
 
-    /// The mean binary cross-entropy of labels `y` (0 or 1) given logits `z`, in the
-    /// stable form max(z, 0) − z·y + log(1 + e^(−|z|)).
+    /// The mean binary cross-entropy of labels `y` (0 or 1) given logits `z`.
+    ///
+    /// It is computed in the stable form max(z, 0) − z·y + log(1 + e^(−|z|)).
     public static func binaryCrossEntropy(logits z: Tensor, labels y: Tensor) -> Tensor {
         nablaCheck(z.shape == y.shape, "LogisticRegression.binaryCrossEntropy: logits \(z.shape) and labels \(y.shape) differ in shape")
         return Loss.binaryCrossEntropy(logits: z, y.to(z.dtype))
@@ -191,8 +196,9 @@ public final class LogisticRegression: Module, @unchecked Sendable {
         withoutGrad { (predict(x) .== y.to(weight.dtype)).to(.float64).mean().item() }
     }
 
-    /// Fits by full-batch gradient descent on the mean cross-entropy, w ← w − s·∇ℓ, from
-    /// the current parameters. Returns the loss before each step.
+    /// Fits by full-batch gradient descent on the mean cross-entropy, from the current parameters.
+    ///
+    /// Runs w ← w − s·∇ℓ. Returns the loss before each step.
     @discardableResult
     public func fit(_ x: Tensor, _ y: Tensor, learningRate: Double = 0.5, epochs: Int = 1000) -> [Double] {
         nablaCheck(x.rank == 2 && y.shape == [x.shape[0]], "LogisticRegression.fit: expected X [N, n] and labels [N], got \(x.shape) and \(y.shape)")
@@ -211,8 +217,9 @@ public final class LogisticRegression: Module, @unchecked Sendable {
     }
 }
 
-/// Rosenblatt's perceptron: a linear classifier ŷ = sign(w·x + b) for labels ±1, trained
-/// by its own mistake-driven rule rather than by gradients:
+/// Rosenblatt's perceptron: a linear classifier ŷ = sign(w·x + b) for labels ±1.
+///
+/// It is trained by its own mistake-driven rule rather than by gradients:
 ///
 ///     for each example (x, y): if y·(w·x + b) ≤ 0 then w ← w + η·y·x, b ← b + η·y
 ///
@@ -262,8 +269,9 @@ public final class Perceptron: CustomStringConvertible, @unchecked Sendable {
         withoutGrad { (predict(x) .== y.to(.float64)).to(.float64).mean().item() }
     }
 
-    /// Trains with the perceptron rule, one pass over the examples per epoch, until an
-    /// epoch makes no mistakes or `maxEpochs` have run. Labels must be +1 or −1.
+    /// Trains with the perceptron rule until an epoch makes no mistakes or `maxEpochs` have run.
+    ///
+    /// Each epoch is one pass over the examples. Labels must be +1 or −1.
     @discardableResult
     public func fit(_ x: Tensor, _ y: Tensor, learningRate: Double = 1, maxEpochs: Int = 1000) -> FitResult {
         let n = weight.count

@@ -5,8 +5,9 @@ import NablaCore
 // `clip_grad_value_`. Gradients are replaced by new tensors rather than scaled in place,
 // because a gradient's storage may be shared with other tensors of the graph.
 
-/// Scales the gradients of `parameters` so that their global norm is at most `maxNorm`,
-/// and returns the global norm before clipping (PyTorch's `clip_grad_norm_`).
+/// Scales gradients so their global norm is at most `maxNorm` (PyTorch's `clip_grad_norm_`).
+///
+/// Returns the global norm before clipping.
 ///
 /// The global norm is the p-norm of all gradient elements together,
 /// ‖g‖ = (Σᵢ |gᵢ|ᵖ)^(1/p), or maxᵢ |gᵢ| for p = ∞. When it exceeds `maxNorm` every
@@ -54,8 +55,10 @@ public func clipGradNorm(_ parameters: [Tensor], maxNorm: Double, normType: Doub
     return norm
 }
 
-/// Clamps every gradient element of `parameters` to [−clipValue, clipValue]
-/// (PyTorch's `clip_grad_value_`). Parameters without a gradient or frozen are ignored.
+/// Clamps every gradient element of `parameters` to [−clipValue, clipValue].
+///
+/// This is PyTorch's `clip_grad_value_`. Parameters without a gradient or frozen are
+/// ignored.
 public func clipGradValue(_ parameters: [Tensor], clipValue: Double) {
     nablaCheck(clipValue >= 0, "clipGradValue: clipValue must be non-negative, got \(clipValue)")
     withoutGrad {

@@ -1,7 +1,9 @@
 import NablaCore
 
-/// Weight initialisers, as `torch.nn.init`, each returning a fresh tensor drawn from a
-/// ``NablaCore/RandomGenerator`` (default the global one). Assign one to a layer with
+/// Weight initialisers, as `torch.nn.init`, each returning a fresh random tensor.
+///
+/// The tensors are drawn from a ``NablaCore/RandomGenerator`` (default the global one).
+/// Assign one to a layer with
 /// `layer.weight.assignInPlace(Initializers.xavierUniform(layer.weight.shape))`.
 ///
 /// Fans follow PyTorch: for a shape `[out, in, k…]` fanIn = in·∏k, fanOut = out·∏k.
@@ -93,9 +95,11 @@ public enum Initializers {
         return gain(nonlinearity) / Double(fan).squareRoot()
     }
 
-    /// Kaiming/He uniform: U(−b, b) with b = gain·√(3 / fan) (PyTorch's defaults: fan-in,
-    /// leaky ReLU with slope 0, i.e. gain √2). PyTorch's `nn.Linear` default is this with
-    /// `.leakyReLU(negativeSlope: √5)`, which gives b = 1/√fanIn.
+    /// Kaiming/He uniform: U(−b, b) with b = gain·√(3 / fan).
+    ///
+    /// PyTorch's defaults: fan-in, leaky ReLU with slope 0, i.e. gain √2. PyTorch's
+    /// `nn.Linear` default is this with `.leakyReLU(negativeSlope: √5)`, which gives
+    /// b = 1/√fanIn.
     public static func kaimingUniform(_ shape: [Int], mode: FanMode = .fanIn,
                                       nonlinearity: Nonlinearity = .leakyReLU(negativeSlope: 0),
                                       dtype: DType = .float32, generator: RandomGenerator = .global) -> Tensor {
@@ -110,8 +114,9 @@ public enum Initializers {
         normal(shape, std: kaimingStd(shape, mode, nonlinearity), dtype: dtype, generator: generator)
     }
 
-    /// A (semi-)orthogonal matrix times `gain` (Saxe et al.), as `nn.init.orthogonal_`: the
-    /// shape is viewed as `[shape[0], rest]`; rows are orthonormal when rows ≤ columns,
+    /// A (semi-)orthogonal matrix times `gain` (Saxe et al.), as `nn.init.orthogonal_`.
+    ///
+    /// The shape is viewed as `[shape[0], rest]`; rows are orthonormal when rows ≤ columns,
     /// columns otherwise. Made by Gram–Schmidt (applied twice, for accuracy) on a normal
     /// matrix, which gives the Q of a QR factorisation with positive diagonal in R (the
     /// sign convention PyTorch enforces).

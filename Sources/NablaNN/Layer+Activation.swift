@@ -15,7 +15,7 @@ public final class Identity: Module, @unchecked Sendable {
 public final class BinaryStep: Module, @unchecked Sendable {
     /// A binary step layer.
     public override init() { super.init() }
-    /// Applies ``NablaCore/Tensor/binaryStep()``.
+    /// Applies `Tensor.binaryStep()`.
     public override func forward(_ input: Tensor) -> Tensor { input.binaryStep() }
 }
 
@@ -25,8 +25,9 @@ public final class Heaviside: Module, @unchecked Sendable {
     public let valueAtZero: Double
     /// A Heaviside layer.
     public init(valueAtZero: Double = 0.5) { self.valueAtZero = valueAtZero; super.init() }
+    /// The layer's configuration for descriptions: the value at zero.
     public override var configDescription: String { "valueAtZero: \(valueAtZero)" }
-    /// Applies ``NablaCore/Tensor/heaviside(valueAtZero:)``.
+    /// Applies `Tensor.heaviside(valueAtZero:)`.
     public override func forward(_ input: Tensor) -> Tensor { input.heaviside(valueAtZero: valueAtZero) }
 }
 
@@ -34,7 +35,7 @@ public final class Heaviside: Module, @unchecked Sendable {
 public final class Sign: Module, @unchecked Sendable {
     /// A sign layer.
     public override init() { super.init() }
-    /// Applies ``NablaCore/Tensor/signActivation()``.
+    /// Applies `Tensor.signActivation()`.
     public override func forward(_ input: Tensor) -> Tensor { input.signActivation() }
 }
 
@@ -64,8 +65,9 @@ public final class HardTanh: Module, @unchecked Sendable {
     public init(minValue: Double = -1, maxValue: Double = 1) {
         self.minValue = minValue; self.maxValue = maxValue; super.init()
     }
+    /// The layer's configuration for descriptions: the clamping interval.
     public override var configDescription: String { "\(minValue), \(maxValue)" }
-    /// Applies ``NablaCore/Tensor/hardTanh(minValue:maxValue:)``.
+    /// Applies `Tensor.hardTanh(minValue:maxValue:)`.
     public override func forward(_ input: Tensor) -> Tensor { input.hardTanh(minValue: minValue, maxValue: maxValue) }
 }
 
@@ -73,7 +75,7 @@ public final class HardTanh: Module, @unchecked Sendable {
 public final class HardSigmoid: Module, @unchecked Sendable {
     /// A hard sigmoid layer.
     public override init() { super.init() }
-    /// Applies ``NablaCore/Tensor/hardSigmoid()``.
+    /// Applies `Tensor.hardSigmoid()`.
     public override func forward(_ input: Tensor) -> Tensor { input.hardSigmoid() }
 }
 
@@ -81,7 +83,7 @@ public final class HardSigmoid: Module, @unchecked Sendable {
 public final class PiecewiseLinear: Module, @unchecked Sendable {
     /// A piecewise-linear unit layer.
     public override init() { super.init() }
-    /// Applies ``NablaCore/Tensor/piecewiseLinear()``.
+    /// Applies `Tensor.piecewiseLinear()`.
     public override func forward(_ input: Tensor) -> Tensor { input.piecewiseLinear() }
 }
 
@@ -97,7 +99,7 @@ public final class ReLU: Module, @unchecked Sendable {
 public final class ReLU6: Module, @unchecked Sendable {
     /// A ReLU6 layer.
     public override init() { super.init() }
-    /// Applies ``NablaCore/Tensor/relu6()``.
+    /// Applies `Tensor.relu6()`.
     public override func forward(_ input: Tensor) -> Tensor { input.relu6() }
 }
 
@@ -107,8 +109,9 @@ public final class LeakyReLU: Module, @unchecked Sendable {
     public let negativeSlope: Double
     /// A leaky ReLU layer.
     public init(_ negativeSlope: Double = 0.01) { self.negativeSlope = negativeSlope; super.init() }
+    /// The layer's configuration for descriptions: the negative slope.
     public override var configDescription: String { "\(negativeSlope)" }
-    /// Applies ``NablaCore/Tensor/leakyReLU(negativeSlope:)``.
+    /// Applies `Tensor.leakyReLU(negativeSlope:)`.
     public override func forward(_ input: Tensor) -> Tensor { input.leakyReLU(negativeSlope: negativeSlope) }
 }
 
@@ -118,8 +121,9 @@ public final class ELU: Module, @unchecked Sendable {
     public let alpha: Double
     /// An ELU layer.
     public init(alpha: Double = 1) { self.alpha = alpha; super.init() }
+    /// The layer's configuration for descriptions: α.
     public override var configDescription: String { "alpha: \(alpha)" }
-    /// Applies ``NablaCore/Tensor/elu(alpha:)``.
+    /// Applies `Tensor.elu(alpha:)`.
     public override func forward(_ input: Tensor) -> Tensor { input.elu(alpha: alpha) }
 }
 
@@ -127,7 +131,7 @@ public final class ELU: Module, @unchecked Sendable {
 public final class SELU: Module, @unchecked Sendable {
     /// A SELU layer.
     public override init() { super.init() }
-    /// Applies ``NablaCore/Tensor/selu()``.
+    /// Applies `Tensor.selu()`.
     public override func forward(_ input: Tensor) -> Tensor { input.selu() }
 }
 
@@ -137,8 +141,9 @@ public final class GELU: Module, @unchecked Sendable {
     public let approximation: GELUApproximation
     /// A GELU layer.
     public init(approximation: GELUApproximation = .none) { self.approximation = approximation; super.init() }
+    /// The layer's configuration for descriptions: the approximation, unless it is exact.
     public override var configDescription: String { approximation == .none ? "" : "approximation: \(approximation)" }
-    /// Applies ``NablaCore/Tensor/gelu(approximation:)``.
+    /// Applies `Tensor.gelu(approximation:)`.
     public override func forward(_ input: Tensor) -> Tensor { input.gelu(approximation: approximation) }
 }
 
@@ -150,8 +155,9 @@ public final class Softplus: Module, @unchecked Sendable {
     public let threshold: Double
     /// A softplus layer.
     public init(beta: Double = 1, threshold: Double = 20) { self.beta = beta; self.threshold = threshold; super.init() }
+    /// The layer's configuration for descriptions: β and the threshold.
     public override var configDescription: String { "beta: \(beta), threshold: \(threshold)" }
-    /// Applies ``NablaCore/Tensor/softplus(beta:threshold:)``.
+    /// Applies `Tensor.softplus(beta:threshold:)`.
     public override func forward(_ input: Tensor) -> Tensor { input.softplus(beta: beta, threshold: threshold) }
 }
 
@@ -159,7 +165,7 @@ public final class Softplus: Module, @unchecked Sendable {
 public final class SiLU: Module, @unchecked Sendable {
     /// A SiLU layer.
     public override init() { super.init() }
-    /// Applies ``NablaCore/Tensor/silu()``.
+    /// Applies `Tensor.silu()`.
     public override func forward(_ input: Tensor) -> Tensor { input.silu() }
 }
 
@@ -167,7 +173,7 @@ public final class SiLU: Module, @unchecked Sendable {
 public final class Mish: Module, @unchecked Sendable {
     /// A mish layer.
     public override init() { super.init() }
-    /// Applies ``NablaCore/Tensor/mish()``.
+    /// Applies `Tensor.mish()`.
     public override func forward(_ input: Tensor) -> Tensor { input.mish() }
 }
 
@@ -177,8 +183,9 @@ public final class Softmax: Module, @unchecked Sendable {
     public let axis: Int
     /// A softmax layer.
     public init(axis: Int = -1) { self.axis = axis; super.init() }
+    /// The layer's configuration for descriptions: the axis.
     public override var configDescription: String { "axis: \(axis)" }
-    /// Applies ``NablaCore/Tensor/softmax(axis:)``.
+    /// Applies `Tensor.softmax(axis:)`.
     public override func forward(_ input: Tensor) -> Tensor { input.softmax(axis: axis) }
 }
 
@@ -188,7 +195,8 @@ public final class LogSoftmax: Module, @unchecked Sendable {
     public let axis: Int
     /// A log-softmax layer.
     public init(axis: Int = -1) { self.axis = axis; super.init() }
+    /// The layer's configuration for descriptions: the axis.
     public override var configDescription: String { "axis: \(axis)" }
-    /// Applies ``NablaCore/Tensor/logSoftmax(axis:)``.
+    /// Applies `Tensor.logSoftmax(axis:)`.
     public override func forward(_ input: Tensor) -> Tensor { input.logSoftmax(axis: axis) }
 }

@@ -1,7 +1,9 @@
 import NablaCore
 
-/// Inverted dropout: in training mode each element is zeroed with probability `p` and the
-/// survivors are scaled by 1/(1 − p); in evaluation mode the input passes unchanged.
+/// Inverted dropout, which zeroes elements at random in training mode.
+///
+/// In training mode each element is zeroed with probability `p` and the survivors are
+/// scaled by 1/(1 − p); in evaluation mode the input passes unchanged.
 ///
 /// Masks are drawn from `generator` (the global generator when nil), so a seeded
 /// generator gives reproducible masks. With p = 1 the output is all zeros, as in PyTorch.
@@ -19,6 +21,7 @@ public final class Dropout: Module, @unchecked Sendable {
         super.init()
     }
 
+    /// The layer's configuration for descriptions: the dropout probability.
     public override var configDescription: String { "p: \(probability)" }
 
     /// Applies the random mask in training mode; the identity in evaluation mode.

@@ -1,7 +1,9 @@
 import NablaCore
 
-/// A lookup table: an index tensor of any shape `S` (integer values of any dtype) becomes
-/// the rows `[S..., dimension]` of the weight.
+/// A lookup table that maps integer indices to rows of a learned weight.
+///
+/// An index tensor of any shape `S` (integer values of any dtype) becomes the rows
+/// `[S..., dimension]` of the weight.
 ///
 /// The weight `[count, dimension]` is initialised N(0, 1), as PyTorch's `nn.Embedding`.
 /// Gradients scatter-add into the rows, so repeated indices accumulate. (PyTorch's
@@ -23,6 +25,7 @@ public final class Embedding: Module, @unchecked Sendable, InputValidating {
         super.init()
     }
 
+    /// The layer's configuration for descriptions: the table size and dimension.
     public override var configDescription: String { "\(count) => \(dimension)" }
 
     /// Nil, or a message naming the first index that is not an integer in `0..<count`.

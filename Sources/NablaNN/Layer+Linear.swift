@@ -75,6 +75,7 @@ public final class Linear: Module, @unchecked Sendable, InputValidating {
         super.init()
     }
 
+    /// The layer's configuration for descriptions: the feature counts, and whether there is no bias.
     public override var configDescription: String {
         "\(inputFeatures) => \(outputFeatures)" + (bias == nil ? ", bias: false" : "")
     }
@@ -89,8 +90,9 @@ public final class Linear: Module, @unchecked Sendable, InputValidating {
     }
 }
 
-/// Maxout (Goodfellow et al. 2013): each of the `out` units is the maximum of `pieces`
-/// affine functions of the input.
+/// Maxout (Goodfellow et al. 2013): each output unit is the maximum of several affine functions.
+///
+/// Each of the `out` units is the maximum of `pieces` affine functions of the input.
 ///
 /// The weight is `[out·pieces, in]` with row `j·pieces + p` holding piece `p` of unit `j`;
 /// initialised as a `Linear(in, out·pieces)`. PyTorch has no Maxout layer. At ties the
@@ -122,6 +124,7 @@ public final class Maxout: Module, @unchecked Sendable, InputValidating {
         super.init()
     }
 
+    /// The layer's configuration for descriptions: the feature counts and the number of pieces.
     public override var configDescription: String { "\(inputFeatures) => \(outputFeatures), pieces: \(pieces)" }
 
     /// Nil, or a message when the input's last dimension is not `inputFeatures`.

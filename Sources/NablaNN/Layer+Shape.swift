@@ -1,7 +1,8 @@
 import NablaCore
 
-/// Collapses axes `startAxis...endAxis` into one (defaults 1 and −1, as PyTorch's
-/// `nn.Flatten`: `[N, C, H, W]` becomes `[N, C·H·W]`).
+/// Collapses axes `startAxis...endAxis` into one (defaults 1 and −1, as PyTorch's `nn.Flatten`).
+///
+/// With the defaults, `[N, C, H, W]` becomes `[N, C·H·W]`.
 public final class Flatten: Module, @unchecked Sendable, InputValidating {
     /// The first axis collapsed.
     public let startAxis: Int
@@ -15,6 +16,7 @@ public final class Flatten: Module, @unchecked Sendable, InputValidating {
         super.init()
     }
 
+    /// The layer's configuration for descriptions: the first and last axis collapsed.
     public override var configDescription: String { "startAxis: \(startAxis), endAxis: \(endAxis)" }
 
     /// Nil, or a message when the input has too few axes for `startAxis...endAxis`.
@@ -33,8 +35,9 @@ public final class Flatten: Module, @unchecked Sendable, InputValidating {
     }
 }
 
-/// Reshapes each sample: an input `[N, ...]` becomes `[N] + shape` (the batch axis is
-/// kept, as Keras's `Reshape`; PyTorch's nearest is `nn.Unflatten`). One entry of `shape`
+/// Reshapes each sample, keeping the batch axis: an input `[N, ...]` becomes `[N] + shape`.
+///
+/// This is Keras's `Reshape`; PyTorch's nearest is `nn.Unflatten`. One entry of `shape`
 /// may be −1 (inferred).
 public final class Reshape: Module, @unchecked Sendable, InputValidating {
     /// The per-sample target shape.
@@ -48,6 +51,7 @@ public final class Reshape: Module, @unchecked Sendable, InputValidating {
         super.init()
     }
 
+    /// The layer's configuration for descriptions: the per-sample target shape.
     public override var configDescription: String { "\(shape)" }
 
     /// Nil, or a message when a sample's element count does not fit `shape`.

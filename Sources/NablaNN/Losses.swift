@@ -19,8 +19,9 @@ public enum Reduction: String, Sendable, CaseIterable {
     }
 }
 
-/// Loss functions, each taking the prediction first and the target second (as PyTorch's
-/// `torch.nn.functional`), with a ``Reduction`` (default `.mean`).
+/// Loss functions, each taking the prediction first and the target second.
+///
+/// As in PyTorch's `torch.nn.functional`, each takes a ``Reduction`` (default `.mean`).
 ///
 /// Predictions and targets must have the same shape unless noted; targets never receive
 /// gradients (they are detached). Every loss is built from differentiable NablaCore
@@ -49,8 +50,9 @@ public enum Loss {
         return reduction.apply((prediction - target.detached()).abs())
     }
 
-    /// Huber loss with threshold δ, as `F.huber_loss`: ½a² where |a| < δ, else
-    /// δ(|a| − ½δ), with a = prediction − target.
+    /// Huber loss with threshold δ, as `F.huber_loss`.
+    ///
+    /// It is ½a² where |a| < δ, else δ(|a| − ½δ), with a = prediction − target.
     public static func huber(_ prediction: Tensor, _ target: Tensor, delta: Double = 1,
                              reduction: Reduction = .mean) -> Tensor {
         checkSameShape(prediction, target, "huber")
@@ -63,6 +65,7 @@ public enum Loss {
     }
 
     /// Pseudo-Huber loss δ²(√(1 + (a/δ)²) − 1), a smooth Huber (no PyTorch equivalent).
+    ///
     /// Its derivative is a / √(1 + (a/δ)²).
     public static func pseudoHuber(_ prediction: Tensor, _ target: Tensor, delta: Double = 1,
                                    reduction: Reduction = .mean) -> Tensor {
@@ -72,8 +75,9 @@ public enum Loss {
         return reduction.apply(((a.squared() + 1).sqrt() - 1) * (delta * delta))
     }
 
-    /// Gaussian negative log-likelihood for a network predicting a mean and a variance, as
-    /// PyTorch's `GaussianNLLLoss`: ½(log max(σ², eps) + (μ − t)²/max(σ², eps)), plus
+    /// Gaussian negative log-likelihood for a network predicting a mean and a variance.
+    ///
+    /// As PyTorch's `GaussianNLLLoss`: ½(log max(σ², eps) + (μ − t)²/max(σ², eps)), plus
     /// ½log 2π when `full`. As in PyTorch the clamp to `eps` passes gradients through
     /// unchanged. `variance` must have the shape of `mean`.
     public static func gaussianNLL(mean: Tensor, variance: Tensor, target: Tensor, full: Bool = false,
@@ -99,8 +103,9 @@ public enum Loss {
         return safe.clamped(min: -100)
     }
 
-    /// Binary cross-entropy on probabilities −[t·log p + (1 − t)·log(1 − p)], as
-    /// `F.binary_cross_entropy` (logs clamped at −100). Prefer
+    /// Binary cross-entropy on probabilities, −[t·log p + (1 − t)·log(1 − p)].
+    ///
+    /// As `F.binary_cross_entropy` (logs clamped at −100). Prefer
     /// ``binaryCrossEntropy(logits:_:reduction:)`` for numerical stability.
     public static func binaryCrossEntropy(_ probabilities: Tensor, _ target: Tensor,
                                           reduction: Reduction = .mean) -> Tensor {
@@ -110,16 +115,19 @@ public enum Loss {
         return reduction.apply(l)
     }
 
-    /// Binary cross-entropy on logits z, stable for any z: max(z, 0) − z·t + log(1 + e^−|z|),
-    /// as `F.binary_cross_entropy_with_logits` (no `pos_weight`). Gradient σ(z) − t.
+    /// Binary cross-entropy on logits z, stable for any z.
+    ///
+    /// It is max(z, 0) − z·t + log(1 + e^−|z|), as `F.binary_cross_entropy_with_logits`
+    /// (no `pos_weight`). Gradient σ(z) − t.
     public static func binaryCrossEntropy(logits: Tensor, _ target: Tensor,
                                           reduction: Reduction = .mean) -> Tensor {
         checkSameShape(logits, target, "binaryCrossEntropy(logits:)")
         return reduction.apply(logits.stableSoftplus() - logits * target.detached())
     }
 
-    /// Hinge loss max(0, 1 − t·y) for targets t = ±1, the loss of a linear SVM. The
-    /// subgradient at the margin (t·y = 1) is 0. PyTorch has no direct equivalent
+    /// Hinge loss max(0, 1 − t·y) for targets t = ±1, the loss of a linear SVM.
+    ///
+    /// The subgradient at the margin (t·y = 1) is 0. PyTorch has no direct equivalent
     /// (`HingeEmbeddingLoss` is different); the reference is `clamp(1 − t·y, min=0)`.
     public static func hinge(_ prediction: Tensor, _ target: Tensor, reduction: Reduction = .mean) -> Tensor {
         checkSameShape(prediction, target, "hinge")
@@ -128,8 +136,9 @@ public enum Loss {
 
     // MARK: Multi-class classification
 
-    /// Nil when every index is in `0..<classes`, else a message naming the first bad
-    /// index, its position and the valid range.
+    /// Checks class indices: nil when every index is in `0..<classes`, else a message.
+    ///
+    /// The message names the first bad index, its position and the valid range.
     public static func validateClassIndices(_ indices: [Int], classes: Int) -> String? {
         for (i, c) in indices.enumerated() where c < 0 || c >= classes {
             return "class index \(c) at position \(i) is out of range 0..<\(classes)"
@@ -160,8 +169,9 @@ public enum Loss {
         return reduction.apply(perSample)
     }
 
-    /// Negative log-likelihood −log p[class] of log-probabilities `[N, C]` (or `[C]`), as
-    /// `F.nll_loss` (no class weights, no `ignore_index`). Traps on an index outside
+    /// Negative log-likelihood −log p[class] of log-probabilities `[N, C]` (or `[C]`).
+    ///
+    /// As `F.nll_loss` (no class weights, no `ignore_index`). Traps on an index outside
     /// `0..<C` (see ``validateClassIndices(_:classes:)``).
     public static func nll(logProbabilities: Tensor, _ classes: [Int], reduction: Reduction = .mean) -> Tensor {
         let x = checkClassInput(logProbabilities, classes, "nll")
@@ -169,8 +179,9 @@ public enum Loss {
         return finish(-picked.reshaped([classes.count]), singleSample: logProbabilities.rank == 1, reduction)
     }
 
-    /// Softmax cross-entropy of logits `[N, C]` (or `[C]`) against class indices, as
-    /// `F.cross_entropy`: −log softmax(x)[class], optionally with label smoothing ε
+    /// Softmax cross-entropy of logits `[N, C]` (or `[C]`) against class indices.
+    ///
+    /// As `F.cross_entropy`: −log softmax(x)[class], optionally with label smoothing ε
     /// (target (1 − ε)·onehot + ε/C). No class weights, no `ignore_index`. Traps on an
     /// index outside `0..<C`.
     public static func crossEntropy(logits: Tensor, _ classes: [Int], labelSmoothing: Double = 0,
@@ -189,16 +200,19 @@ public enum Loss {
         return finish(perSample, singleSample: logits.rank == 1, reduction)
     }
 
-    /// ``crossEntropy(logits:_:labelSmoothing:reduction:)`` with the class indices in a
-    /// tensor `[N]` (or a scalar for a single sample) of integer values.
+    /// Softmax cross-entropy of logits against class indices held in a tensor.
+    ///
+    /// The same as ``crossEntropy(logits:_:labelSmoothing:reduction:)`` with the class
+    /// indices in a tensor `[N]` (or a scalar for a single sample) of integer values.
     public static func crossEntropy(logits: Tensor, classIndices: Tensor, labelSmoothing: Double = 0,
                                     reduction: Reduction = .mean) -> Tensor {
         crossEntropy(logits: logits, classIndices.integerValues(op: "crossEntropy"),
                      labelSmoothing: labelSmoothing, reduction: reduction)
     }
 
-    /// Softmax cross-entropy of logits `[N, C]` against probability targets of the same
-    /// shape: −Σ_c t_c·log softmax(x)_c, as `F.cross_entropy` with probability targets.
+    /// Softmax cross-entropy of logits `[N, C]` against probability targets of the same shape.
+    ///
+    /// It is −Σ_c t_c·log softmax(x)_c, as `F.cross_entropy` with probability targets.
     public static func crossEntropy(logits: Tensor, targetProbabilities: Tensor, labelSmoothing: Double = 0,
                                     reduction: Reduction = .mean) -> Tensor {
         checkSameShape(logits, targetProbabilities, "crossEntropy(targetProbabilities:)")
@@ -209,9 +223,10 @@ public enum Loss {
         return reduction.apply(-(t * logits.logSoftmax(axis: -1)).sum(axis: -1))
     }
 
-    /// Cross-entropy of predicted probabilities `[N, C]` (or `[C]`) against class indices:
-    /// −log p[class] (logs clamped at −100 as in BCE). Use it for a model that already
-    /// ends in a softmax; for logits use ``crossEntropy(logits:_:labelSmoothing:reduction:)``.
+    /// Cross-entropy −log p[class] of predicted probabilities `[N, C]` (or `[C]`) against class indices.
+    ///
+    /// Logs are clamped at −100 as in BCE. Use it for a model that already ends in a
+    /// softmax; for logits use ``crossEntropy(logits:_:labelSmoothing:reduction:)``.
     /// No PyTorch equivalent (`nll_loss(log(p))`).
     public static func crossEntropy(probabilities: Tensor, _ classes: [Int], reduction: Reduction = .mean) -> Tensor {
         let x = checkClassInput(probabilities, classes, "crossEntropy(probabilities:)")
@@ -223,13 +238,15 @@ public enum Loss {
     // MARK: Penalties
 
     /// The L1 penalty Σ|w| over the trainable parameters of `model` (frozen ones excluded).
+    ///
     /// Multiply by λ and add to the loss.
     public static func l1Penalty(_ model: Module) -> Tensor {
         penalty(model) { $0.abs().sum() }
     }
 
-    /// The L2 penalty Σw² over the trainable parameters of `model`, **without** a factor
-    /// ½: PyTorch's `weight_decay = λ` in SGD corresponds to adding ½λ·l2Penalty(model).
+    /// The L2 penalty Σw² over the trainable parameters of `model`, **without** a factor ½.
+    ///
+    /// PyTorch's `weight_decay = λ` in SGD corresponds to adding ½λ·l2Penalty(model).
     public static func l2Penalty(_ model: Module) -> Tensor {
         penalty(model) { $0.squared().sum() }
     }

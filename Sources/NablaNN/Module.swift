@@ -1,8 +1,10 @@
 import NablaCore
 
-/// The base class of every layer and model: a callable object that owns parameters
-/// (tensors that require gradients), buffers (other tensors, like running statistics)
-/// and child modules, all discovered automatically from its stored properties.
+/// The base class of every layer and model: a callable object that owns tensors and submodules.
+///
+/// It owns parameters (tensors that require gradients), buffers (other tensors, like
+/// running statistics) and child modules, all discovered automatically from its stored
+/// properties.
 ///
 /// Subclass it, store parameters and children as properties, and override
 /// ``forward(_:)``:
@@ -22,10 +24,12 @@ import NablaCore
 open class Module: CustomStringConvertible, @unchecked Sendable {
     /// Whether the module is in training mode (dropout active, batch statistics used).
     public private(set) var isTraining = true
-    /// The module's dotted path inside the model it was last discovered in ("" for the
-    /// root), used in error messages.
+    /// The module's dotted path inside the model it was last discovered in, for error messages.
+    ///
+    /// It is "" for the root.
     public internal(set) var path: String = ""
 
+    /// Creates an empty module; subclasses call it after initialising their stored properties.
     public init() {}
 
     /// Computes the module's output. Subclasses override this.
@@ -101,8 +105,9 @@ open class Module: CustomStringConvertible, @unchecked Sendable {
         }
     }
 
-    /// Every module in the tree (this one first), with dotted paths; also records each
-    /// module's ``path``.
+    /// Every module in the tree (this one first), with dotted paths.
+    ///
+    /// Also records each module's ``path``.
     public func namedModules(prefix: String = "") -> [(name: String, module: Module)] {
         var out: [(String, Module)] = []
         var stack: [(String, Module)] = [(prefix, self)]
@@ -116,8 +121,9 @@ open class Module: CustomStringConvertible, @unchecked Sendable {
         return out
     }
 
-    /// All parameters (tensors that require gradients, including frozen ones) with
-    /// PyTorch-style dotted names, in declaration order.
+    /// All parameters with PyTorch-style dotted names, in declaration order.
+    ///
+    /// Parameters are the tensors that require gradients, including frozen ones.
     public func namedParameters() -> [(name: String, tensor: Tensor)] {
         namedTensors().filter { $0.tensor.parameterID != nil }
     }

@@ -10,8 +10,9 @@ import NablaCore
 // buffers (float32 or float64), so a step allocates nothing after the first one and
 // costs a few nanoseconds per parameter tensor plus the arithmetic.
 
-/// The saved state of an optimizer, shaped so that a safetensors checkpoint can store it:
-/// tensors by name plus a flat map of strings.
+/// The saved state of an optimizer: tensors by name plus a flat map of strings.
+///
+/// It is shaped so that a safetensors checkpoint can store it.
 ///
 /// Keys follow PyTorch's `optimizer.state_dict()` where it has one: per-parameter
 /// buffers are `state.<index>.<buffer>` (for example `state.0.exp_avg`), with `<index>`
@@ -32,8 +33,9 @@ public struct OptimizerState: @unchecked Sendable {
     }
 }
 
-/// The error thrown when an ``OptimizerState`` does not fit the optimizer it is loaded
-/// into; the description lists every mismatch.
+/// The error thrown when an ``OptimizerState`` does not fit the optimizer it is loaded into.
+///
+/// The description lists every mismatch.
 public struct OptimizerStateError: Error, CustomStringConvertible, Sendable {
     /// Every problem found, one per line.
     public let problems: [String]
@@ -43,8 +45,9 @@ public struct OptimizerStateError: Error, CustomStringConvertible, Sendable {
     }
 }
 
-/// The base class of optimizers: it holds the parameters and their per-parameter state,
-/// and applies one update rule to every parameter that has a gradient.
+/// The base class of optimizers, which apply one update rule to every parameter with a gradient.
+///
+/// It holds the parameters and their per-parameter state.
 ///
 /// Optimizers work on any list of tensors that require gradients, not only on a
 /// module's parameters. Minimising f from x₀ by gradient descent is:
@@ -102,9 +105,10 @@ open class Optimizer {
     /// The rule's name, stored in the state (`"SGD"`, `"Adam"`, …).
     open var name: String { String(describing: type(of: self)) }
 
-    /// The names of the per-parameter buffers this rule keeps, in PyTorch's spelling
-    /// (`["exp_avg", "exp_avg_sq"]` for Adam). Read once, at the first step: it must not
-    /// change afterwards.
+    /// The names of the per-parameter buffers this rule keeps, in PyTorch's spelling.
+    ///
+    /// For example `["exp_avg", "exp_avg_sq"]` for Adam. Read once, at the first step: it
+    /// must not change afterwards.
     open var bufferNames: [String] { [] }
 
     /// The hyper-parameters other than the learning rate, for the saved state.
@@ -135,10 +139,12 @@ open class Optimizer {
     }
 
     /// Sets the initial values of a parameter's freshly allocated (zero) buffers.
+    ///
     /// The default leaves them at zero.
     open func initializeBuffers(_ buffers: inout [Tensor], parameter: Tensor) {}
 
     /// Updates parameter `index` in place from its gradient (same shape and dtype).
+    ///
     /// ``parameterSteps``[index] already counts this update.
     open func update(_ index: Int, parameter: Tensor, gradient: Tensor) {
         nablaFail("\(name).update(_:parameter:gradient:) is not implemented")
@@ -146,8 +152,9 @@ open class Optimizer {
 
     // MARK: Saving and restoring
 
-    /// The optimizer's state: copies of the per-parameter buffers and step counts, the
-    /// learning rate and the hyper-parameters (see ``OptimizerState`` for the keys).
+    /// The optimizer's state: per-parameter buffers and step counts, learning rate and hyper-parameters.
+    ///
+    /// The buffers are copies. See ``OptimizerState`` for the keys.
     public func stateDict() -> OptimizerState {
         var state = OptimizerState()
         state.metadata["optimizer"] = name
@@ -167,9 +174,10 @@ open class Optimizer {
         return state
     }
 
-    /// Restores a state saved by ``stateDict()`` of an optimizer of the same kind over
-    /// parameters of the same shapes. Throws, listing every mismatch, without changing
-    /// anything if the state does not fit.
+    /// Restores a state saved by ``stateDict()`` of an optimizer of the same kind.
+    ///
+    /// The parameters must have the same shapes. Throws, listing every mismatch, without
+    /// changing anything if the state does not fit.
     public func load(_ state: OptimizerState) throws {
         var problems: [String] = []
         if let n = state.metadata["optimizer"], n != name {
@@ -251,8 +259,9 @@ func dispatchScalar(_ t: Tensor, float: () -> Void, double: () -> Void) {
 
 // MARK: - SGD
 
-/// Stochastic gradient descent with optional momentum, dampening, Nesterov momentum and
-/// L2 weight decay, exactly as PyTorch's `torch.optim.SGD`:
+/// Stochastic gradient descent, exactly as PyTorch's `torch.optim.SGD`.
+///
+/// Momentum, dampening, Nesterov momentum and L2 weight decay are optional:
 ///
 ///     g ← ∇f(θ) + λθ                        (weight decay λ)
 ///     b ← g on the first step, else b ← μb + (1 − τ)g   (momentum μ, dampening τ)
@@ -273,8 +282,9 @@ public final class SGD: Optimizer {
     /// Whether to maximise the objective instead of minimising it.
     public var maximize: Bool
 
-    /// SGD over `parameters` (PyTorch's defaults apart from the learning rate, which
-    /// PyTorch also requires).
+    /// Creates SGD over `parameters`, with PyTorch's defaults.
+    ///
+    /// Only the learning rate has no default, as in PyTorch.
     public init(_ parameters: [Tensor], lr: Double, momentum: Double = 0, dampening: Double = 0,
                 weightDecay: Double = 0, nesterov: Bool = false, maximize: Bool = false) {
         nablaCheck(momentum >= 0, "SGD: momentum must be non-negative, got \(momentum)")
@@ -332,7 +342,9 @@ public final class SGD: Optimizer {
 
 // MARK: - Adam and AdamW
 
-/// Adam (Kingma & Ba), optionally with AMSGrad, exactly as PyTorch's `torch.optim.Adam`:
+/// Adam (Kingma & Ba), optionally with AMSGrad, exactly as PyTorch's `torch.optim.Adam`.
+///
+/// The update is:
 ///
 ///     g ← ∇f(θ) + λθ                   (L2 weight decay λ, coupled)
 ///     m ← β₁m + (1 − β₁)g
@@ -442,9 +454,10 @@ public class Adam: Optimizer {
     }
 }
 
-/// AdamW (Loshchilov & Hutter): Adam with decoupled weight decay, exactly as PyTorch's
-/// `torch.optim.AdamW`. Before the Adam update the parameter shrinks,
-/// θ ← θ(1 − γλ), and λ does not enter the gradient. The default λ is 0.01, as in PyTorch.
+/// AdamW (Loshchilov & Hutter): Adam with decoupled weight decay, as PyTorch's `torch.optim.AdamW`.
+///
+/// Before the Adam update the parameter shrinks, θ ← θ(1 − γλ), and λ does not enter the
+/// gradient. The default λ is 0.01, as in PyTorch.
 public final class AdamW: Adam {
     /// AdamW over `parameters` with PyTorch's defaults.
     public override init(_ parameters: [Tensor], lr: Double = 1e-3, betas: (Double, Double) = (0.9, 0.999),
@@ -455,8 +468,9 @@ public final class AdamW: Adam {
 
 // MARK: - RMSProp
 
-/// RMSProp (Hinton), optionally centred and with momentum, exactly as PyTorch's
-/// `torch.optim.RMSprop`:
+/// RMSProp (Hinton), optionally centred and with momentum, exactly as PyTorch's `torch.optim.RMSprop`.
+///
+/// The update is:
 ///
 ///     g ← ∇f(θ) + λθ
 ///     s ← αs + (1 − α)g²
@@ -538,7 +552,9 @@ public final class RMSProp: Optimizer {
 
 // MARK: - Adagrad
 
-/// Adagrad (Duchi et al.), exactly as PyTorch's `torch.optim.Adagrad`:
+/// Adagrad (Duchi et al.), exactly as PyTorch's `torch.optim.Adagrad`.
+///
+/// The update is:
 ///
 ///     g ← ∇f(θ) + λθ
 ///     γₜ ← γ / (1 + (t − 1)·η)           (learning-rate decay η)

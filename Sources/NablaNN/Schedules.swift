@@ -17,8 +17,9 @@ public protocol LearningRateSchedule: Sendable {
     func learningRate(epoch: Int, baseLR: Double) -> Double
 }
 
-/// Multiplies the rate by γ every `stepSize` epochs: γ^⌊e / stepSize⌋ · base
-/// (PyTorch's `StepLR`).
+/// Multiplies the rate by γ every `stepSize` epochs (PyTorch's `StepLR`).
+///
+/// The rate at epoch e is γ^⌊e / stepSize⌋ · base.
 public struct StepLR: LearningRateSchedule {
     /// The period of the decay, in epochs.
     public let stepSize: Int
@@ -38,8 +39,10 @@ public struct StepLR: LearningRateSchedule {
     }
 }
 
-/// Multiplies the rate by γ at each milestone epoch: γ^(milestones ≤ e) · base
-/// (PyTorch's `MultiStepLR`; a milestone listed twice counts twice, as there).
+/// Multiplies the rate by γ at each milestone epoch (PyTorch's `MultiStepLR`).
+///
+/// The rate at epoch e is γ^(milestones ≤ e) · base; a milestone listed twice counts
+/// twice, as in PyTorch.
 public struct MultiStepLR: LearningRateSchedule {
     /// The epochs at which the rate decays, ascending.
     public let milestones: [Int]
@@ -72,10 +75,11 @@ public struct ExponentialLR: LearningRateSchedule {
     }
 }
 
-/// Cosine annealing from the base rate down to `etaMin` over `tMax` epochs:
-/// η_min + (base − η_min)·(1 + cos(π·e/T_max))/2 (PyTorch's `CosineAnnealingLR`,
-/// without restarts). Past `tMax` the cosine continues, so the rate rises again, as
-/// PyTorch's does.
+/// Cosine annealing from the base rate down to `etaMin` over `tMax` epochs.
+///
+/// The rate is η_min + (base − η_min)·(1 + cos(π·e/T_max))/2 (PyTorch's
+/// `CosineAnnealingLR`, without restarts). Past `tMax` the cosine continues, so the rate
+/// rises again, as PyTorch's does.
 public struct CosineAnnealingLR: LearningRateSchedule {
     /// The half-period T_max, in epochs.
     public let tMax: Int
@@ -95,8 +99,10 @@ public struct CosineAnnealingLR: LearningRateSchedule {
     }
 }
 
-/// Scales the rate by a factor that moves linearly from `startFactor` to `endFactor`
-/// over `totalIters` epochs and then stays at `endFactor` (PyTorch's `LinearLR`).
+/// Scales the rate by a factor that moves linearly from `startFactor` to `endFactor`.
+///
+/// The factor moves over `totalIters` epochs and then stays at `endFactor` (PyTorch's
+/// `LinearLR`).
 public struct LinearLR: LearningRateSchedule {
     /// The factor at epoch 0.
     public let startFactor: Double
@@ -122,8 +128,9 @@ public struct LinearLR: LearningRateSchedule {
     }
 }
 
-/// Runs schedules one after another: schedule k takes over at milestone k − 1 and sees
-/// epochs counted from that milestone (PyTorch's `SequentialLR`).
+/// Runs schedules one after another (PyTorch's `SequentialLR`).
+///
+/// Schedule k takes over at milestone k − 1 and sees epochs counted from that milestone.
 public struct SequentialLR: LearningRateSchedule {
     /// The schedules, in order.
     public let schedules: [any LearningRateSchedule]
@@ -149,8 +156,9 @@ public struct SequentialLR: LearningRateSchedule {
     }
 }
 
-/// A linear warm-up from `startFactor`·base to base over `epochs` epochs, followed by
-/// another schedule that starts at its own epoch 0 when the warm-up ends.
+/// A linear warm-up from `startFactor`·base to base over `epochs` epochs, then another schedule.
+///
+/// The following schedule starts at its own epoch 0 when the warm-up ends.
 ///
 /// The same as PyTorch's `SequentialLR([LinearLR(start_factor, total_iters=epochs),
 /// then], milestones=[epochs])`.
@@ -180,8 +188,9 @@ public struct LinearWarmup: LearningRateSchedule {
     }
 }
 
-/// Applies a ``LearningRateSchedule`` to an optimizer: call ``step()`` once per epoch,
-/// after the epoch's optimizer steps, as in PyTorch.
+/// Applies a ``LearningRateSchedule`` to an optimizer, stepping once per epoch.
+///
+/// Call ``step()`` once per epoch, after the epoch's optimizer steps, as in PyTorch.
 ///
 /// ```swift
 /// let opt = SGD(model.parameters(), lr: 0.1)
@@ -226,8 +235,10 @@ public final class LRScheduler {
     }
 }
 
-/// Reduces the learning rate by `factor` when a metric has stopped improving for more
-/// than `patience` epochs (PyTorch's `ReduceLROnPlateau`, same rules and defaults).
+/// Reduces the learning rate by `factor` when a metric has stopped improving.
+///
+/// It acts after more than `patience` epochs without improvement (PyTorch's
+/// `ReduceLROnPlateau`, same rules and defaults).
 ///
 /// A value improves on the best so far when, in `.min` mode, it is below
 /// best·(1 − threshold) (`.relative`) or best − threshold (`.absolute`); in `.max` mode

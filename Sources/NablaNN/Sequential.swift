@@ -1,7 +1,8 @@
 import NablaCore
 
-/// Builds the list of layers of a ``Sequential`` from a block:
-/// `Sequential { Linear(5, 10); ReLU(); Linear(10, 3) }`.
+/// Builds the list of layers of a ``Sequential`` from a block.
+///
+/// For example `Sequential { Linear(5, 10); ReLU(); Linear(10, 3) }`.
 @resultBuilder
 public enum ModuleBuilder {
     /// Collects the layers of a block.
@@ -20,9 +21,10 @@ public enum ModuleBuilder {
     public static func buildArray(_ parts: [[Module]]) -> [Module] { parts.flatMap { $0 } }
 }
 
-/// A chain of modules applied in order, as PyTorch's `nn.Sequential`; parameters are
-/// named `layers.0.weight`, `layers.0.bias`, … (PyTorch writes `0.weight`: the layer
-/// list is a property here).
+/// A chain of modules applied in order, as PyTorch's `nn.Sequential`.
+///
+/// Parameters are named `layers.0.weight`, `layers.0.bias`, … (PyTorch writes
+/// `0.weight`: the layer list is a property here).
 ///
 /// ```swift
 /// let model = Sequential {

@@ -1,7 +1,8 @@
 import NablaCore
 
-/// Why ``Module/loadStateDict(_:strict:)`` refused a state dict: every missing,
-/// unexpected and mis-shaped key, not just the first.
+/// Why ``Module/loadStateDict(_:strict:)`` refused a state dict.
+///
+/// It lists every missing, unexpected and mis-shaped key, not just the first.
 public struct StateDictError: Error, CustomStringConvertible, Sendable, Equatable {
     /// Keys the module has but the state dict lacks (reported when strict).
     public var missingKeys: [String]
@@ -35,9 +36,10 @@ public struct StateDictError: Error, CustomStringConvertible, Sendable, Equatabl
 }
 
 extension Module {
-    /// The module's state (parameters and buffers) by dotted name, as PyTorch's
-    /// `state_dict()`. The tensors are detached copies that share storage with the
-    /// module's own (they change when the module is trained).
+    /// The module's state (parameters and buffers) by dotted name, as PyTorch's `state_dict()`.
+    ///
+    /// The tensors are detached copies that share storage with the module's own (they change
+    /// when the module is trained).
     public func stateDict() -> [String: Tensor] {
         Dictionary(orderedStateDict().map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
     }
@@ -47,9 +49,10 @@ extension Module {
         namedTensors().map { ($0.name, $0.tensor.detached()) }
     }
 
-    /// Copies values from `state` into the module's parameters and buffers in place
-    /// (``NablaCore/Tensor/assignInPlace(_:)``), so optimizers holding the parameters see
-    /// them; values are converted to each tensor's dtype.
+    /// Copies values from `state` into the module's parameters and buffers in place.
+    ///
+    /// The copy uses ``NablaCore/Tensor/assignInPlace(_:)``, so optimizers holding the
+    /// parameters see the new values; values are converted to each tensor's dtype.
     ///
     /// Throws ``StateDictError`` listing every problem, and then writes nothing. When
     /// `strict`, missing and unexpected keys are errors; shape mismatches always are (as

@@ -1,8 +1,10 @@
 import NablaCore
 
 extension Module {
-    /// A table of the model's layers, their output shapes for an input of `inputShape`,
-    /// their parameter counts and the total, like Keras's `summary()` or torchinfo.
+    /// A table of the model's layers, their output shapes and their parameter counts.
+    ///
+    /// The output shapes are for an input of `inputShape`; the table ends with the total, like
+    /// Keras's `summary()` or torchinfo.
     ///
     /// A forward pass is run on zeros under ``NablaCore/withoutGrad(_:)``. For a
     /// ``Sequential`` every layer gets its output shape; for other models the leaf

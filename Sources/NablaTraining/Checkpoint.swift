@@ -4,8 +4,9 @@ import NablaNN
 import NablaData
 import NablaIO
 
-/// What a saved model needs besides its weights to be used on new data: the task, the
-/// number of classes, the loss and the input preprocessing.
+/// What a saved model needs besides its weights to be used on new data.
+///
+/// That is the task, the number of classes, the loss and the input preprocessing.
 public struct ModelInfo: Sendable, Equatable {
     /// Classification or regression.
     public var task: TaskKind
@@ -17,8 +18,9 @@ public struct ModelInfo: Sendable, Equatable {
     public var preprocessing: Preprocessing
     /// The data set it was trained on (`digits`, `fashion-mnist`, `csv:PATH`, …).
     public var dataName: String
-    /// How the data were split when it was trained, so that evaluation and resumed
-    /// training draw the same test (and validation) examples.
+    /// How the data were split when the model was trained.
+    ///
+    /// Evaluation and resumed training use it to draw the same test (and validation) examples.
     public var split: DataSplit
 
     /// Creates model info.
@@ -46,9 +48,10 @@ public struct DataSplit: Sendable, Equatable {
     }
 }
 
-/// Training checkpoints: one safetensors file with the model's weights and architecture,
-/// the optimizer's state, the epoch, the random generators' states and the history, so a
-/// resumed run continues exactly as an uninterrupted one would.
+/// Training checkpoints, from which a resumed run continues exactly as an uninterrupted one.
+///
+/// A checkpoint is one safetensors file with the model's weights and architecture, the
+/// optimizer's state, the epoch, the random generators' states and the history.
 ///
 /// A checkpoint is also a complete model file for `nabla evaluate` and `nabla predict`.
 public enum Checkpoint {
@@ -109,8 +112,9 @@ public enum Checkpoint {
                          preprocessing: pre, dataName: m["nabla.data"] ?? "", split: split)
     }
 
-    /// Restores the optimizer state, epoch, generators and history of a checkpoint into
-    /// a trainer built on the checkpoint's model.
+    /// Restores a checkpoint's optimizer state, epoch, generators and history into `trainer`.
+    ///
+    /// `trainer` must be built on the checkpoint's model.
     public static func restore(_ trainer: Trainer, from contents: ModelFile.Contents, path: String) throws {
         let m = contents.metadata
         func words(_ key: String) throws -> [UInt64] {

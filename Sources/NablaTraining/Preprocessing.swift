@@ -2,8 +2,9 @@ import Foundation
 import NablaCore
 import NablaData
 
-/// An input transformation fitted on training data and stored with a saved model, so
-/// that `evaluate` and `predict` see inputs exactly as training did.
+/// An input transformation fitted on training data and stored with a saved model.
+///
+/// Storing it means that `evaluate` and `predict` see inputs exactly as training did.
 public enum Preprocessing: Codable, Equatable, Sendable {
     /// Inputs are used as they are.
     case none

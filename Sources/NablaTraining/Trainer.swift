@@ -53,13 +53,17 @@ public struct Metrics: Codable, Sendable, Equatable {
 public struct TrainingError: Error, CustomStringConvertible, LocalizedError, Sendable {
     /// What happened, where (epoch, step, layer).
     public let message: String
+    /// A one-line description of the error.
     public var description: String { message }
+    /// A one-line description of the error (the same as ``description``).
     public var errorDescription: String? { message }
 }
 
-/// A thin training loop: epochs of minibatches, loss, backward, optimizer step, an
-/// optional LR schedule, metrics, validation each epoch, early stopping and keeping the
-/// best weights. It is the loop a user would write by hand; read ``fit(_:validation:epochs:batchSize:)``.
+/// A thin training loop over epochs of minibatches, as a user would write it by hand.
+///
+/// Each step computes the loss, runs backward and steps the optimizer; there is an optional
+/// LR schedule, metrics, validation each epoch, early stopping and keeping the best weights.
+/// Read ``fit(_:validation:epochs:batchSize:)`` for the loop itself.
 public final class Trainer {
     /// The model being trained.
     public let model: Module
@@ -100,8 +104,10 @@ public final class Trainer {
         self.shuffleGenerator = RandomGenerator(seed: seed &+ 0x5EED)
     }
 
-    /// Trains until `epochs` epochs have been completed in total (so a resumed trainer
-    /// continues where it stopped), validating after each epoch. Returns the history.
+    /// Trains until `epochs` epochs have been completed in total, validating after each epoch.
+    ///
+    /// The count is a total, so a resumed trainer continues where it stopped. Returns the
+    /// history.
     @discardableResult
     public func fit(_ train: TensorDataset, validation: TensorDataset? = nil, epochs: Int, batchSize: Int) throws -> History {
         nablaCheck(epochs >= 0 && batchSize > 0, "fit: epochs must be ≥ 0 and batch size > 0, got \(epochs) and \(batchSize)")

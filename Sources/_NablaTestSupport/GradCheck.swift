@@ -8,11 +8,13 @@ public struct GradCheckResult: CustomStringConvertible, Sendable {
     public let worst: String
     /// Whether the check passed at the tolerance it was run with.
     public let passed: Bool
+    /// A one-line summary: passed or failed, the largest error and where it occurred.
     public var description: String { "gradCheck \(passed ? "passed" : "FAILED"): max error \(maxError) at \(worst)" }
 }
 
-/// Compares the gradients autograd computes for `f` at `inputs` with central
-/// differences, in float64 (inputs are converted).
+/// Compares autograd's gradients of `f` at `inputs` with central differences in float64.
+///
+/// The inputs are converted to float64.
 ///
 /// `f` must return a tensor; a non-scalar output is reduced with a fixed random
 /// projection (`sum(f(x) * r)`) so every output element's gradient is exercised.
