@@ -4,6 +4,7 @@
 #include "nabla_internal.h"
 
 #include <dlfcn.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -521,6 +522,35 @@ static int load_openblas(void) {
     return 0;
 }
 
+// OpenBLAS is loaded on demand: loading it starts its own thread pool, whose idle
+// threads cost time even when the built-in kernel does all the work.
+static pthread_mutex_t g_ob_mutex = PTHREAD_MUTEX_INITIALIZER;
+static int g_ob_tried, g_have_ob;
+
+static int ensure_openblas(void) {
+    pthread_mutex_lock(&g_ob_mutex);
+    if (!g_ob_tried) { g_ob_tried = 1; g_have_ob = load_openblas(); }
+    int have = g_have_ob;
+    pthread_mutex_unlock(&g_ob_mutex);
+    return have;
+}
+
+// Whether an OpenBLAS library file is installed (without loading it).
+static int openblas_installed(void) {
+    static const char *files[] = {
+#if defined(__x86_64__)
+        "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0",
+        "/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0",
+        "/usr/lib/x86_64-linux-gnu/libopenblas.so.0",
+#elif defined(__aarch64__)
+        "/usr/lib/aarch64-linux-gnu/openblas-pthread/libopenblas.so.0",
+        "/usr/lib/aarch64-linux-gnu/libopenblas.so.0",
+#endif
+        "/usr/lib64/libopenblas.so.0", "/usr/local/lib/libopenblas.so.0", NULL};
+    for (int i = 0; files[i]; i++) if (access(files[i], R_OK) == 0) return 1;
+    return 0;
+}
+
 static int load_accelerate(void) {
 #if defined(__APPLE__)
     return try_load(NABLA_BLAS_ACCELERATE,
@@ -531,9 +561,11 @@ static int load_accelerate(void) {
 }
 
 static void blas_init(void) {
-    int have_ob = load_openblas();
-    int have_acc = load_accelerate();
     const char *e = getenv("NABLA_BLAS");
+    int have_acc = load_accelerate();
+    // On AVX-512 the built-in kernel is preferred (see below): load OpenBLAS only if asked.
+    int builtin_preferred = nabla_isa_current() == NABLA_ISA_AVX512 && !have_acc;
+    int have_ob = (!builtin_preferred || (e && !strcmp(e, "openblas"))) ? ensure_openblas() : 0;
     int choice = -1;
     if (e && *e) {
         if (!strcmp(e, "builtin")) choice = NABLA_BLAS_BUILTIN;
@@ -560,7 +592,7 @@ static void blas_init(void) {
         // spinning against each other; elsewhere a system BLAS is preferred when found.
         if (nabla_isa_current() == NABLA_ISA_AVX512 && !have_acc) {
             choice = NABLA_BLAS_BUILTIN;
-            if (have_ob) snprintf(g_blas_note, sizeof g_blas_note, "; OpenBLAS found, NABLA_BLAS=openblas selects it");
+            if (openblas_installed()) snprintf(g_blas_note, sizeof g_blas_note, "; OpenBLAS found, NABLA_BLAS=openblas selects it");
         } else {
             choice = have_acc ? NABLA_BLAS_ACCELERATE : have_ob ? NABLA_BLAS_OPENBLAS : NABLA_BLAS_BUILTIN;
         }
@@ -582,6 +614,7 @@ nabla_blas_backend nabla_blas_active(void) { return (nabla_blas_backend)blas_bac
 
 int nabla_blas_select(nabla_blas_backend backend) {
     blas_backend();
+    if (backend == NABLA_BLAS_OPENBLAS) ensure_openblas();
     if (backend == NABLA_BLAS_BUILTIN || ((backend == NABLA_BLAS_OPENBLAS || backend == NABLA_BLAS_ACCELERATE) && g_ext_sgemm[backend])) {
         atomic_store(&g_backend, (int)backend);
         return 0;
