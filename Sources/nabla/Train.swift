@@ -212,7 +212,7 @@ struct Train: ParsableCommand {
             }
         }
         if !quiet {
-            trainer.progress.message("training \(spec.layers.filter { $0.type == "linear" }.count)-layer model (\(net.parameterCount) parameters) on \(train.name): \(train.count) training, \(validationSet?.count ?? 0) validation, \(test.count) test examples; GEMM: \(Backend.gemmDescription)")
+            trainer.progress.message("training \(spec.layers.filter { $0.type == "linear" }.count)-layer model (\(net.parameterCount) parameters) on \(train.name): \(train.count) training, \(validationSet?.count ?? 0) validation, \(test.count) test examples; GEMM: \(Backend.gemmPath.rawValue)")
         }
         let fitStart = Date()
         let epochsBefore = trainer.completedEpochs
