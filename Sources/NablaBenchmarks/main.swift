@@ -50,7 +50,7 @@ if wants("gemm") {
         Backend.threadCount = threads
         for n in sizes {
             let a = Tensor.randomUniform([n, n], low: -1, high: 1), b = Tensor.randomUniform([n, n], low: -1, high: 1)
-            var c = Tensor.zeros([n, n])
+            let c = Tensor.zeros([n, n])
             let pa = a.floats, pb = b.floats
             // Interleave the two paths so both see the same machine load.
             var results: [String: Double] = [:]
@@ -71,7 +71,7 @@ if wants("gemm") {
                 let gflops = 2 * pow(Double(n), 3) / t.median / 1e9
                 results[path] = max(results[path] ?? 0, gflops)
             }
-            _ = c
+
             var o: [String: Any] = ["bench": "gemm_f32", "n": n, "threads": threads, "builtin_gflops": r3(results["builtin"]!)]
             if let ob = results["openblas"] { o["openblas_gflops"] = r3(ob); o["builtin_over_openblas"] = r3(results["builtin"]! / ob) }
             emit(o)

@@ -16,7 +16,7 @@ final class ExamplesTests: XCTestCase {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("nabla-example-\(name)-\(UUID().uuidString).txt")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
         let h = try FileHandle(forWritingTo: out)
         p.standardOutput = h
         p.standardError = FileHandle.nullDevice
