@@ -71,7 +71,6 @@ public enum Gzip {
         }
         defer { inflateEnd(&stream) }
 
-        let maxChunk = Int(Int32.max)
         while true {
             // Member loop: inflate until Z_STREAM_END, then look for another member.
             var memberDone = false
@@ -83,22 +82,7 @@ public enum Gzip {
                     }
                     output.append(contentsOf: repeatElement(0, count: grow))
                 }
-                let inAvail = min(input.count - consumed, maxChunk)
-                let outAvail = min(output.count - produced, maxChunk)
-                let (st, usedIn, usedOut): (Int32, Int, Int) = input.withUnsafeMutableBufferPointer { inBuf in
-                    output.withUnsafeMutableBufferPointer { outBuf in
-                        stream.next_in = inAvail > 0 ? inBuf.baseAddress!.advanced(by: consumed) : nil
-                        stream.avail_in = uInt(inAvail)
-                        stream.next_out = outBuf.baseAddress!.advanced(by: produced)
-                        stream.avail_out = uInt(outAvail)
-                        let r = inflate(&stream, Z_NO_FLUSH)
-                        let ui = inAvail - Int(stream.avail_in)
-                        let uo = outAvail - Int(stream.avail_out)
-                        stream.next_in = nil
-                        stream.next_out = nil
-                        return (r, ui, uo)
-                    }
-                }
+                let (st, usedIn, usedOut) = zlibStep(&stream, &input, consumed, &output, produced) { inflate(&$0, Z_NO_FLUSH) }
                 consumed += usedIn
                 produced += usedOut
                 status = st
@@ -138,6 +122,31 @@ public enum Gzip {
         return output
     }
 
+    /// Points `stream` at `input[consumed...]` and `output[produced...]` (at most 2³¹−1
+    /// bytes each), runs one zlib call, and returns its status and the bytes it consumed
+    /// and produced. The buffer pointers do not outlive the call.
+    private static func zlibStep(_ stream: inout z_stream, _ input: inout [UInt8], _ consumed: Int,
+                                 _ output: inout [UInt8], _ produced: Int,
+                                 _ call: (inout z_stream) -> Int32) -> (Int32, Int, Int) {
+        let maxChunk = Int(Int32.max)
+        let inAvail = min(input.count - consumed, maxChunk)
+        let outAvail = min(output.count - produced, maxChunk)
+        return input.withUnsafeMutableBufferPointer { inBuf in
+            output.withUnsafeMutableBufferPointer { outBuf in
+                stream.next_in = inAvail > 0 ? inBuf.baseAddress!.advanced(by: consumed) : nil
+                stream.avail_in = uInt(inAvail)
+                stream.next_out = outBuf.baseAddress!.advanced(by: produced)
+                stream.avail_out = uInt(outAvail)
+                let r = call(&stream)
+                let usedIn = inAvail - Int(stream.avail_in)
+                let usedOut = outAvail - Int(stream.avail_out)
+                stream.next_in = nil
+                stream.next_out = nil
+                return (r, usedIn, usedOut)
+            }
+        }
+    }
+
     private static func truncated(_ source: String, _ offset: Int) -> DataFileError {
         DataFileError(source: source, message: "truncated gzip stream (input ends at byte offset \(offset) before the end of the compressed data)")
     }
@@ -164,23 +173,8 @@ public enum Gzip {
             if produced == output.count {
                 output.append(contentsOf: repeatElement(0, count: max(output.count, 1024)))
             }
-            let inAvail = min(input.count - consumed, maxChunk)
-            let outAvail = min(output.count - produced, maxChunk)
-            let flush = (consumed + inAvail == input.count) ? Z_FINISH : Z_NO_FLUSH
-            let (st, usedIn, usedOut): (Int32, Int, Int) = input.withUnsafeMutableBufferPointer { inBuf in
-                output.withUnsafeMutableBufferPointer { outBuf in
-                    stream.next_in = inAvail > 0 ? inBuf.baseAddress!.advanced(by: consumed) : nil
-                    stream.avail_in = uInt(inAvail)
-                    stream.next_out = outBuf.baseAddress!.advanced(by: produced)
-                    stream.avail_out = uInt(outAvail)
-                    let r = deflate(&stream, flush)
-                    let ui = inAvail - Int(stream.avail_in)
-                    let uo = outAvail - Int(stream.avail_out)
-                    stream.next_in = nil
-                    stream.next_out = nil
-                    return (r, ui, uo)
-                }
-            }
+            let flush = (consumed + min(input.count - consumed, maxChunk) == input.count) ? Z_FINISH : Z_NO_FLUSH
+            let (st, usedIn, usedOut) = zlibStep(&stream, &input, consumed, &output, produced) { deflate(&$0, flush) }
             consumed += usedIn
             produced += usedOut
             status = st
