@@ -66,7 +66,7 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Save the trained model (a checkpoint in safetensors) to this path after every epoch.", valueName: "path"))
     var save: String?
 
-    @Option(help: ArgumentHelp("Resume training from a checkpoint written by --save.", valueName: "path"))
+    @Option(help: ArgumentHelp("Resume training from a checkpoint written by --save; the checkpoint is updated after every epoch unless --save names another file.", valueName: "path"))
     var resume: String?
 
     @Option(help: ArgumentHelp("Write the per-epoch history to this file (.csv or .json).", valueName: "path"))
@@ -200,6 +200,7 @@ struct Train: ParsableCommand {
                 trainer.progress.message("checkpoint already has \(trainer.completedEpochs) epochs; nothing to train (raise --epochs)")
             }
         }
+        let save = self.save ?? resume   // a resumed run keeps its checkpoint up to date
         if let path = save {
             let bestPath = path.hasSuffix(".safetensors") ? String(path.dropLast(12)) + ".best.safetensors" : path + ".best"
             var best = trainer.bestValidationLoss   // after a resume: the best so far

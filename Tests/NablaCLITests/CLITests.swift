@@ -204,6 +204,12 @@ final class CLITests: XCTestCase {
         let c = try nabla(["train", "--epochs", "4", "--quiet", "--json"])
         XCTAssertEqual(try lastJSON(c)["test_loss"] as? Double, try lastJSON(b)["test_loss"] as? Double)
         XCTAssertEqual(try lastJSON(c)["final_train_loss"] as? Double, try lastJSON(b)["final_train_loss"] as? Double)
+        // Resuming without --save keeps the checkpoint itself up to date: a further
+        // resume continues from epoch 4, not from 2.
+        let d = try nabla(["train", "--resume", "ck.safetensors", "--epochs", "5", "--quiet", "--json"])
+        XCTAssertEqual(d.status, 0, d.stderr)
+        let e = try nabla(["train", "--resume", "ck.safetensors", "--epochs", "6", "--json"])
+        XCTAssertEqual(e.stderrLines.filter { $0.hasPrefix("epoch ") }.map { String($0.prefix(9)) }, ["epoch 6/6"])
     }
 
     /// The README's walk-through on the shipped Iris CSV: train with a named target column,
