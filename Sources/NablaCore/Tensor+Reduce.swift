@@ -92,8 +92,7 @@ extension Tensor {
         var r = self.detached()
         if kind == .sum && axes.count == rank && rank > 0 {
             // Whole-tensor sum: one pass.
-            r = Tensor(scalar: dtype == .float32 ? nabla_s_sum(pointer(Float.self), count)
-                               : (0..<count).reduce(0.0) { $0 + pointer(Double.self)[$1] }, dtype: dtype)
+            r = Tensor(scalar: elementSum(), dtype: dtype)
             return keepDims ? r.reshaped(keptShape(axes)) : r
         }
         for a in axes.reversed() { r = Tensor.reduceRaw(r, axis: a, kind) }
@@ -106,18 +105,18 @@ extension Tensor {
     /// Sum of all elements (a scalar).
     public func sum() -> Tensor { wholeReduction(scale: 1, op: "Sum") }
 
+    /// The sum of every element as a Double (float32 accumulates in the C kernel). No autograd.
+    func elementSum() -> Double {
+        if dtype == .float32 { return nabla_s_sum(pointer(Float.self), count) }
+        let p = pointer(Double.self)
+        var acc = 0.0
+        for i in 0..<count { acc += p[i] }
+        return acc
+    }
+
     /// Σx·scale over every element as a scalar, in one op (the fast path of sum and mean).
     private func wholeReduction(scale: Double, op: String) -> Tensor {
-        let total: Double
-        if dtype == .float32 {
-            total = nabla_s_sum(pointer(Float.self), count)
-        } else {
-            let p = pointer(Double.self)
-            var acc = 0.0
-            for i in 0..<count { acc += p[i] }
-            total = acc
-        }
-        let out = Tensor(scalar: total * scale, dtype: dtype)
+        let out = Tensor(scalar: elementSum() * scale, dtype: dtype)
         let inShape = shape, dt = dtype
         guard Tensor.recording(self) else { return out }
         return Tensor.record(out, op: op, self) { g in [Tensor(repeating: g.item() * scale, shape: inShape, dtype: dt)] }
@@ -229,9 +228,7 @@ extension Tensor {
         nablaCheck(shape == target.shape, "squaredErrorSum: shapes \(shape) and \(target.shape) differ")
         let diff = Tensor.binaryRaw(detached(), target.detached(), FSub.self, kernel: NABLA_BIN_SUB, op: "squaredErrorSum")
         let sq = Tensor.mapRaw(diff, FSquare.self, kernel: NABLA_UN_SQUARE)
-        let total = dtype == .float32 ? nabla_s_sum(sq.pointer(Float.self), sq.count)
-                                      : (0..<sq.count).reduce(0.0) { $0 + sq.pointer(Double.self)[$1] }
-        let out = Tensor(scalar: total * scale, dtype: dtype)
+        let out = Tensor(scalar: sq.elementSum() * scale, dtype: dtype)
         guard Tensor.recording(self) else { return out }
         return Tensor.record(out, op: "SquaredErrorSum", self) { g in [diff * (2 * scale * g.item())] }
     }
