@@ -212,6 +212,28 @@ extension Tensor {
         return out
     }
 
+    /// Records a user-defined differentiable operation (PyTorch's `autograd.Function`).
+    ///
+    /// `value` is the result, already computed (from detached inputs or inside
+    /// ``withoutGrad(_:)``). `backward` receives the upstream gradient (shaped like `value`)
+    /// and returns one gradient per input, shaped like that input, or nil for an input that
+    /// needs none. The rule runs without recording. When no input requires gradients, or
+    /// gradients are disabled, `value` is returned as it is and `backward` is never called.
+    ///
+    /// ```swift
+    /// // y = x³ with its own derivative 3x²
+    /// let xd = x.detached()
+    /// let y = Tensor.custom(op: "Cube", value: xd * xd * xd, inputs: [x]) { g in [g * xd * xd * 3] }
+    /// ```
+    public static func custom(op: String, value: Tensor, inputs: [Tensor],
+                              backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+        record(value.detached(), op: op, inputs: inputs) { g in
+            let grads = backward(g)
+            nablaCheck(grads.count == inputs.count, "\(op) backward: returned \(grads.count) gradients for \(inputs.count) inputs")
+            return grads
+        }
+    }
+
     /// This tensor's node if it takes part in new graphs (requires gradients, not frozen).
     var liveNode: GradNode? { node.flatMap { $0.frozen ? nil : $0 } }
 

@@ -180,7 +180,9 @@ extension Tensor {
         guard Tensor.recording(self, exponent) else { return out }
         let needsFirst = self.liveNode != nil, needsSecond = exponent.liveNode != nil
         return Tensor.record(out, op: "Pow", self, exponent) { g in
-            [!needsFirst ? nil : (g * b * a.pow(b - 1)).sum(toShape: a.shape),
+            // ∂/∂a at exponent 0 is 0 (the function is constant), not 0·a⁻¹ = NaN at a = 0,
+            // as in PyTorch and as the scalar-exponent pow.
+            [!needsFirst ? nil : (g * Tensor.where(b .== 0, Tensor.zeros(like: b), b * a.pow(b - 1))).sum(toShape: a.shape),
              // ∂/∂b at base 0 is taken as 0 (PyTorch's convention), not 0·log 0 = NaN.
              !needsSecond ? nil : (g * o * Tensor.where(a .== 0, Tensor.zeros(like: a), a.log())).sum(toShape: b.shape)]
         }

@@ -164,7 +164,15 @@ extension Tensor {
     }
 
     /// Log-softmax over `axis` (default the last): x − logΣexp(x), computed stably.
+    ///
+    /// It is computed as (x − m) − log Σ exp(x − m) with m the maximum, so the small
+    /// differences survive in float32 even for large logits (for [1000, 1001, −1000] the
+    /// middle entry is −0.31326, not x − (m + …), which would lose three digits).
     public func logSoftmax(axis: Int = -1) -> Tensor {
-        self - logSumExp(axis: axis, keepDims: true)
+        var m = detached().max(axis: axis, keepDims: true)
+        // Rows that are entirely ±inf would give inf − inf; shift them by 0 instead.
+        m = Tensor.where(m.abs() .== Double.infinity, Tensor.zeros(like: m), m)
+        let shifted = self - m
+        return shifted - shifted.exp().sum(axis: axis, keepDims: true).log()
     }
 }

@@ -105,14 +105,21 @@ public enum Loss {
 
     /// Binary cross-entropy on probabilities, −[t·log p + (1 − t)·log(1 − p)].
     ///
-    /// As `F.binary_cross_entropy` (logs clamped at −100). Prefer
+    /// As `F.binary_cross_entropy`: logs clamped at −100, and PyTorch's gradient
+    /// (p − t) / max(p(1 − p), 10⁻¹²), which stays finite and non-zero at p = 0 and 1. Prefer
     /// ``binaryCrossEntropy(logits:_:reduction:)`` for numerical stability.
     public static func binaryCrossEntropy(_ probabilities: Tensor, _ target: Tensor,
                                           reduction: Reduction = .mean) -> Tensor {
         checkSameShape(probabilities, target, "binaryCrossEntropy")
-        let t = target.detached()
-        let l = -(t * clampedLog(probabilities) + (1 - t) * clampedLog(1 - probabilities))
-        return reduction.apply(l)
+        let t = target.detached(), p = probabilities.detached()
+        let l = withoutGrad { -(t * clampedLog(p) + (1 - t) * clampedLog(1 - p)) }
+        // PyTorch's rule, not the derivative of the clamped logs: ∂l/∂p = (p − t) / max(p(1 − p), 1e-12).
+        // So p = 0 with t = 1 still learns (−1e12) where the clamp would give no gradient,
+        // and p = 0 with t = 0 gives 0 where 1/(1 − p) would give 1.
+        let elementwise = Tensor.custom(op: "BinaryCrossEntropy", value: l, inputs: [probabilities]) { g in
+            [g * (p - t) / (p * (1 - p)).clamped(min: 1e-12)]
+        }
+        return reduction.apply(elementwise)
     }
 
     /// Binary cross-entropy on logits z, stable for any z.
