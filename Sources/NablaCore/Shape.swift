@@ -3,9 +3,27 @@
 /// It covers element counts, strides, axis normalisation and NumPy broadcasting.
 public enum Shape {
     /// The number of elements of a shape (1 for `[]`).
+    ///
+    /// Traps on a negative size or when the count does not fit in an `Int` (a shape such
+    /// as `[3, 6148914691236517206]` must not wrap around to a small count). Use
+    /// ``checkedCount(_:)`` for shapes that come from files or users.
     public static func count(_ shape: [Int]) -> Int {
+        guard let n = checkedCount(shape) else {
+            nablaFail("shape \(shape): \(shape.contains { $0 < 0 } ? "negative size" : "element count does not fit in 64 bits")")
+        }
+        return n
+    }
+
+    /// The number of elements of a shape, or nil for a negative size or an overflow.
+    @inlinable
+    public static func checkedCount(_ shape: [Int]) -> Int? {
         var n = 1
-        for d in shape { n &*= d }
+        for d in shape {
+            guard d >= 0 else { return nil }
+            let (p, o) = n.multipliedReportingOverflow(by: d)
+            if o { return nil }
+            n = p
+        }
         return n
     }
 

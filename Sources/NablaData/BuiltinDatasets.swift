@@ -33,7 +33,7 @@ public enum Datasets {
             }
             throw DataFileError(source: dir, message: "Fashion-MNIST file \(stem)(.gz) not found; install the data set with `sudo apt-get install dataset-fashion-mnist` (it goes to \(defaultFashionMNISTDirectory)) or pass --data-dir DIR")
         }
-        func load(_ images: String, _ labels: String, _ name: String) throws -> TensorDataset {
+        func load(_ images: String, _ labels: String, _ name: String) throws -> (TensorDataset, dims: [Int], path: String) {
             let ipath = try find(images), lpath = try find(labels)
             let x = try IDXArray.read(contentsOf: ipath), y = try IDXArray.read(contentsOf: lpath)
             guard x.shape.count == 3, y.shape.count == 1, x.shape[0] == y.shape[0] else {
@@ -42,13 +42,19 @@ public enum Datasets {
             if let bad = y.values.firstIndex(where: { $0 < 0 || $0 > 9 }) {
                 throw DataFileError(source: lpath, message: "label \(y.values[bad]) at position \(bad) is outside 0…9")
             }
+            guard x.shape[0] > 0 else { throw DataFileError(source: ipath, message: "holds no images (an empty split cannot be used)") }
             let n = x.shape[0], f = x.shape[1] * x.shape[2]
             let raw = Tensor(x.values, shape: [n, f])
             let inputs = scaled ? raw / 255.0 : raw
-            return TensorDataset(inputs: inputs, targets: Tensor(y.values), name: name, classCount: 10)
+            return (TensorDataset(inputs: inputs, targets: Tensor(y.values), name: name, classCount: 10), Array(x.shape.dropFirst()), ipath)
         }
-        return (try load("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "fashion-mnist"),
-                try load("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "fashion-mnist-test"))
+        let train = try load("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "fashion-mnist")
+        let test = try load("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "fashion-mnist-test")
+        // Both splits must have images of one size, or a model trained on one cannot run on the other.
+        guard train.dims == test.dims else {
+            throw DataFileError(source: test.path, message: "test images are \(test.dims.map(String.init).joined(separator: "×")) but the training images (\(train.path)) are \(train.dims.map(String.init).joined(separator: "×"))")
+        }
+        return (train.0, test.0)
     }
 
     /// A CSV file as a data set, with `target` naming the target column.

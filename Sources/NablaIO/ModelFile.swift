@@ -65,13 +65,19 @@ public enum ModelFile {
     ///
     /// Every name and shape is checked. Throws a one-line error naming the file and what
     /// disagrees.
-    public static func load(_ path: String) throws -> Contents {
+    ///
+    /// The architecture's parameters are sized with checked arithmetic before the model is
+    /// built; a file declaring more than `limits` allows is refused (``ResourceLimitError``).
+    public static func load(_ path: String, limits: ResourceLimits = .standard) throws -> Contents {
         let file = try SafeTensorsFile.read(contentsOf: path)
         guard let json = file.metadata[architectureKey] else {
             throw ModelSpecError(message: "\(path): not a Nabla model file (no '\(architectureKey)' in the safetensors metadata)")
         }
         let spec = try ModelSpec.parse(json, source: "\(path) (architecture metadata)")
-        let model = try spec.build(generator: RandomGenerator(seed: 0))
+        let model: Sequential
+        do { model = try spec.build(generator: RandomGenerator(seed: 0), limits: limits) } catch let e as ResourceLimitError {
+            throw ResourceLimitError(message: "\(path): \(e.message)")
+        }
         let expected = Set(model.orderedStateDict().map(\.name))
         var state: [String: Tensor] = [:], extra: [String: Tensor] = [:]
         for name in file.names {

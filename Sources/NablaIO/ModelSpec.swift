@@ -131,7 +131,11 @@ public struct ModelSpec: Codable, Equatable, Sendable {
     public func json() -> String {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
-        return String(data: try! enc.encode(self), encoding: .utf8)!
+        enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        // With numbers written as strings when they are not finite, encoding this plain
+        // value type cannot fail; the fallback is never reached.
+        guard let data = try? enc.encode(self) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// The number of outputs of the last layer (for an MLP: classes or targets).
@@ -142,6 +146,9 @@ public struct ModelSpec: Codable, Equatable, Sendable {
     public func validated() throws -> [[Int]] {
         guard !input.isEmpty, input.allSatisfy({ $0 > 0 }) else {
             throw ModelSpecError(message: "architecture: input shape \(input) must be non-empty with positive sizes")
+        }
+        guard Shape.checkedCount(input) != nil else {
+            throw ModelSpecError(message: "architecture: input shape \(input) has more elements than fit in 64 bits")
         }
         guard !layers.isEmpty else { throw ModelSpecError(message: "architecture: no layers") }
         var shape = input
@@ -162,13 +169,16 @@ public struct ModelSpec: Codable, Equatable, Sendable {
                     throw ModelSpecError(message: "\(at): declares in = \(declared) but the previous layer produces \(inF) features (shape \(shape))")
                 }
                 shape[shape.count - 1] = out
+                guard Shape.checkedCount(shape) != nil, ModelSpec.layerParameters(l, inFeatures: inF) != nil else {
+                    throw ModelSpecError(message: "\(at): \(inF) → \(out) features is too large to represent (sizes overflow 64 bits)")
+                }
             case "dropout":
                 if let p = l.p, !(p >= 0 && p < 1) { throw ModelSpecError(message: "\(at): p must be in [0, 1), got \(p)") }
             case "flatten":
-                shape = [shape.reduce(1, *)]
+                shape = [Shape.count(shape)]   // fits: every shape so far was checked
             case "reshape":
-                guard let s = l.shape, s.allSatisfy({ $0 > 0 }), s.reduce(1, *) == shape.reduce(1, *) else {
-                    throw ModelSpecError(message: "\(at): shape \(l.shape.map { "\($0)" } ?? "missing") does not hold the \(shape.reduce(1, *)) values of shape \(shape)")
+                guard let s = l.shape, s.allSatisfy({ $0 > 0 }), Shape.checkedCount(s) == Shape.count(shape) else {
+                    throw ModelSpecError(message: "\(at): shape \(l.shape.map { "\($0)" } ?? "missing") does not hold the \(Shape.count(shape)) values of shape \(shape)")
                 }
                 shape = s
             case let t where ModelSpec.activations.contains(t):
@@ -184,9 +194,46 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         return shapes
     }
 
-    /// Builds the model (a ``Sequential``), initialising parameters from `generator`.
-    public func build(generator: RandomGenerator = .global) throws -> Sequential {
+    /// The parameters of one linear or maxout layer on `inFeatures` inputs (nil on overflow).
+    static func layerParameters(_ l: LayerSpec, inFeatures: Int) -> Int? {
+        guard let out = l.out else { return 0 }
+        let pieces = l.type == "maxout" ? (l.pieces ?? 1) : 1
+        let bias = l.type == "maxout" || (l.bias ?? true)
+        guard let units = CheckedSize.product(out, pieces), let w = CheckedSize.product(units, inFeatures) else { return nil }
+        return bias ? CheckedSize.sum(w, units) : w
+    }
+
+    /// The number of parameters the architecture declares, computed from the spec alone
+    /// (nothing is allocated), with checked arithmetic.
+    public func parameterCount() throws -> Int {
         let shapes = try validated()
+        var total = 0
+        var shape = input
+        for (i, l) in layers.enumerated() {
+            if l.type == "linear" || l.type == "maxout" {
+                guard let n = ModelSpec.layerParameters(l, inFeatures: shape.last!), let t = CheckedSize.sum(total, n) else {
+                    throw ModelSpecError(message: "architecture: layer \(i) (\(l.type)): parameter count overflows 64 bits")
+                }
+                total = t
+            }
+            shape = shapes[i]
+        }
+        return total
+    }
+
+    /// Bytes needed to hold the parameters in `dtype` (nil when that overflows).
+    public func parameterBytes(dtype: DType = .float32) throws -> Int? {
+        CheckedSize.product(try parameterCount(), dtype.byteSize)
+    }
+
+    /// Builds the model (a ``Sequential``), initialising parameters from `generator`.
+    ///
+    /// The architecture's parameters are counted first: if they need more than `limits`
+    /// allows, it throws a ``ResourceLimitError`` instead of allocating them.
+    public func build(generator: RandomGenerator = .global, limits: ResourceLimits = .standard) throws -> Sequential {
+        let shapes = try validated()
+        let count = try parameterCount()
+        try limits.check(bytes: CheckedSize.product(count, DType.float32.byteSize), for: "the architecture (\(count) parameters)")
         var modules: [Module] = []
         var shape = input
         for (i, l) in layers.enumerated() {

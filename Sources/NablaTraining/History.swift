@@ -27,6 +27,48 @@ public struct EpochRecord: Codable, Equatable, Sendable {
         case validationAccuracy = "val_accuracy", validationMAE = "val_mae", learningRate = "lr"
         case seconds, samplesPerSecond = "samples_per_second"
     }
+
+    /// Creates a record.
+    public init(epoch: Int, trainLoss: Double, trainAccuracy: Double? = nil, validationLoss: Double? = nil,
+                validationAccuracy: Double? = nil, validationMAE: Double? = nil, learningRate: Double,
+                seconds: Double, samplesPerSecond: Double) {
+        self.epoch = epoch; self.trainLoss = trainLoss; self.trainAccuracy = trainAccuracy
+        self.validationLoss = validationLoss; self.validationAccuracy = validationAccuracy
+        self.validationMAE = validationMAE; self.learningRate = learningRate
+        self.seconds = seconds; self.samplesPerSecond = samplesPerSecond
+    }
+
+    /// Encodes the record; a non-finite number (a loss that became NaN) is written as `null`.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        func put(_ v: Double?, _ k: CodingKeys) throws {
+            if let v, v.isFinite { try c.encode(v, forKey: k) } else if v != nil || k == .trainLoss { try c.encodeNil(forKey: k) }
+        }
+        try c.encode(epoch, forKey: .epoch)
+        try put(trainLoss, .trainLoss)
+        try put(trainAccuracy, .trainAccuracy)
+        try put(validationLoss, .validationLoss)
+        try put(validationAccuracy, .validationAccuracy)
+        try put(validationMAE, .validationMAE)
+        try put(learningRate, .learningRate)
+        try put(seconds, .seconds)
+        try put(samplesPerSecond, .samplesPerSecond)
+    }
+
+    /// Decodes a record written by ``encode(to:)``; `null` in a required number reads as NaN.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func req(_ k: CodingKeys) throws -> Double { try c.decodeIfPresent(Double.self, forKey: k) ?? .nan }
+        epoch = try c.decode(Int.self, forKey: .epoch)
+        trainLoss = try req(.trainLoss)
+        trainAccuracy = try c.decodeIfPresent(Double.self, forKey: .trainAccuracy)
+        validationLoss = try c.decodeIfPresent(Double.self, forKey: .validationLoss)
+        validationAccuracy = try c.decodeIfPresent(Double.self, forKey: .validationAccuracy)
+        validationMAE = try c.decodeIfPresent(Double.self, forKey: .validationMAE)
+        learningRate = try req(.learningRate)
+        seconds = try req(.seconds)
+        samplesPerSecond = try req(.samplesPerSecond)
+    }
 }
 
 /// The record of a training run, one entry per epoch; written as CSV or JSON.
@@ -51,7 +93,10 @@ public struct History: Codable, Equatable, Sendable {
     public func json() -> String {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
-        return String(data: try! enc.encode(epochs), encoding: .utf8)!
+        // Non-finite metrics (a loss that became NaN) are written as null: see EpochRecord's
+        // encode(to:). Encoding plain numbers and strings cannot fail otherwise.
+        guard let data = try? enc.encode(epochs) else { return "[]" }
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// Writes CSV (for a `.csv` path) or JSON (otherwise), atomically.

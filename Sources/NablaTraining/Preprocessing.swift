@@ -55,10 +55,64 @@ public enum Preprocessing: Codable, Equatable, Sendable {
     }
 
     /// JSON for file metadata.
-    public func json() -> String { String(data: try! JSONEncoder().encode(self), encoding: .utf8)! }
+    public func json() -> String {
+        let enc = JSONEncoder()
+        enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        // Non-finite statistics are written as strings, so encoding cannot fail.
+        guard let data = try? enc.encode(self) else { return "null" }
+        return String(decoding: data, as: UTF8.self)
+    }
 
     /// Parses the JSON written by ``json()``.
     public static func parse(_ s: String) throws -> Preprocessing {
-        try JSONDecoder().decode(Preprocessing.self, from: Data(s.utf8))
+        let dec = JSONDecoder()
+        dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try dec.decode(Preprocessing.self, from: Data(s.utf8))
+    }
+}
+
+/// Data whose examples do not fit a model: a different number of values per example than
+/// the model's input shape holds or than its fitted scaling expects.
+public struct DataShapeError: Error, CustomStringConvertible, LocalizedError, Sendable {
+    /// What does not fit, in one line.
+    public let message: String
+    /// An error with a one-line message.
+    public init(message: String) { self.message = message }
+    /// The message.
+    public var description: String { message }
+    /// The message.
+    public var errorDescription: String? { message }
+}
+
+extension Preprocessing {
+    /// Prepares raw inputs `[N, …]` for a model whose examples have shape `inputShape`.
+    ///
+    /// This is the one place where train, evaluate and predict turn data into model input,
+    /// in one order: check that every example holds as many values as `inputShape` and as
+    /// the fitted scaling expects, scale the flattened `[N, features]` values, then reshape
+    /// to `[N] + inputShape`. Scaling before reshaping is what lets a model take `[8, 8]`
+    /// images while its standardisation is per feature. `source` names the data in errors.
+    public func prepare(_ x: Tensor, for inputShape: [Int], source: String) throws -> Tensor {
+        guard x.rank >= 1 else { throw DataShapeError(message: "\(source): expected a batch of examples, got a scalar") }
+        let n = x.shape[0]
+        let exampleShape = Array(x.shape.dropFirst())
+        let perExample = Shape.count(exampleShape)
+        let expected = Shape.count(inputShape)
+        guard perExample == expected else {
+            throw DataShapeError(message: "\(source): examples have shape \(exampleShape) (\(perExample) values) but the model takes inputs of shape \(inputShape) (\(expected) values)")
+        }
+        if let f = featureCount, f != perExample {
+            throw DataShapeError(message: "\(source): the model's input scaling was fitted on \(f) features but the data have \(perExample)")
+        }
+        var flat = x.rank == 2 ? x : x.reshaped([n, perExample])
+        flat = apply(flat)
+        return inputShape == [perExample] ? flat : flat.reshaped([n] + inputShape)
+    }
+
+    /// Prepares a data set's inputs with ``prepare(_:for:source:)``, naming the data set in errors.
+    public func prepare(_ d: TensorDataset, for inputShape: [Int]) throws -> TensorDataset {
+        var out = d
+        out.inputs = try prepare(d.inputs, for: inputShape, source: d.name)
+        return out
     }
 }

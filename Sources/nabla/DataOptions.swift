@@ -54,14 +54,30 @@ struct DataOptions: ParsableArguments {
     }
 }
 
+/// The memory limit for models and data read from files or the command line.
+struct ResourceOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Refuse a model or data set that would need more memory than this (e.g. 512M, 16G).", valueName: "size"))
+    var maxMemory: String = "4G"
+
+    /// The parsed limit.
+    func limits() throws -> ResourceLimits {
+        guard let b = ResourceLimits.parseSize(maxMemory) else {
+            throw CLIError("--max-memory: '\(maxMemory)' is not a size (examples: 512M, 4G, 1.5GiB, 1000000)")
+        }
+        return ResourceLimits(maxBytes: b)
+    }
+}
+
 /// How inputs are scaled before training.
 enum ScalingKind: String, ExpressibleByArgument, CaseIterable {
     case standardize, minmax, pixels, none
 
     func fit(_ train: TensorDataset) -> Preprocessing {
+        // Per-feature statistics of the flattened examples, whatever their shape.
+        let flat = train.inputs.rank == 2 ? train.inputs : train.inputs.reshaped([train.count, Shape.count(train.inputShape)])
         switch self {
-        case .standardize: return train.inputs.rank == 2 ? .standardize(fitting: train.inputs) : .none
-        case .minmax: return train.inputs.rank == 2 ? .minMax(fitting: train.inputs) : .none
+        case .standardize: return .standardize(fitting: flat)
+        case .minmax: return .minMax(fitting: flat)
         case .pixels: return .scale(1.0 / 255.0)
         case .none: return .none
         }
@@ -71,10 +87,9 @@ enum ScalingKind: String, ExpressibleByArgument, CaseIterable {
 extension TaskKind: ExpressibleByArgument {}
 extension TrainingLoss: ExpressibleByArgument {}
 
-/// Writes one JSON object as a line on stdout.
-func printJSON(_ object: [String: Any]) {
-    let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-    print(String(data: data, encoding: .utf8)!)
+/// Writes one JSON object as a line on stdout (NaN and infinities as `null`).
+func printJSON(_ object: [String: Any]) throws {
+    print(try JSONOutput.line(object))
 }
 
 /// Rounds for display in JSON.

@@ -28,9 +28,12 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "Print a JSON object on the last line.")
     var json = false
 
+    @OptionGroup var resources: ResourceOptions
+
     func run() throws {
+        let limits = try resources.limits()
         guard FileManager.default.isReadableFile(atPath: load) else { throw CLIError("\(load): model file not found or not readable") }
-        let contents = try ModelFile.load(load)
+        let contents = try ModelFile.load(load, limits: limits)
         let info = try Checkpoint.info(from: contents, path: load)
         var (train, test, _) = try dataOptions.load(seed: seed ?? info.split.seed, defaultTask: info.task,
                                                     defaultData: info.dataName.isEmpty ? "digits" : info.dataName,
@@ -41,11 +44,9 @@ struct Evaluate: ParsableCommand {
         try checkLabels(train, info)
         try checkLabels(test, info)
         let spec = contents.spec
-        guard spec.input.reduce(1, *) == test.inputShape.reduce(1, *) else {
-            throw CLIError("\(load): the model takes inputs of shape \(spec.input) but the data have examples of shape \(test.inputShape)")
+        do { test = try info.preprocessing.prepare(test, for: spec.input) } catch let e as DataShapeError {
+            throw CLIError("\(load): the model does not fit the data: \(e.message)")
         }
-        if spec.input != test.inputShape { test.inputs = test.inputs.reshaped([test.count] + spec.input) }
-        test = info.preprocessing.apply(test)
         let m = Trainer.evaluate(contents.model, test, loss: info.loss)
         if let a = m.accuracy {
             print(String(format: "test accuracy %.4f (loss %.4f) on %d examples", a, m.loss, m.count))
@@ -56,7 +57,7 @@ struct Evaluate: ParsableCommand {
             var o: [String: Any] = ["test_loss": r6(m.loss), "test_examples": m.count]
             if let a = m.accuracy { o["test_accuracy"] = r6(a) }
             if let e = m.mae { o["test_mae"] = r6(e) }
-            printJSON(o)
+            try printJSON(o)
         }
     }
 }

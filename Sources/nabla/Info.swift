@@ -30,7 +30,7 @@ struct Info: ParsableCommand {
             ("fashion_mnist", FileManager.default.fileExists(atPath: Datasets.defaultFashionMNISTDirectory) ? Datasets.defaultFashionMNISTDirectory : "not installed (apt-get install dataset-fashion-mnist)"),
         ]
         if json {
-            printJSON(Dictionary(uniqueKeysWithValues: facts))
+            try printJSON(Dictionary(uniqueKeysWithValues: facts))
         } else {
             for (k, v) in facts { print(k.padding(toLength: 14, withPad: " ", startingAt: 0) + v) }
         }

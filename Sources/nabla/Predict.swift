@@ -25,10 +25,13 @@ struct Predict: ParsableCommand {
     @Flag(help: "Print one JSON object per line, with class probabilities for classifiers.")
     var json = false
 
+    @OptionGroup var resources: ResourceOptions
+
     func run() throws {
+        let limits = try resources.limits()
         guard FileManager.default.isReadableFile(atPath: load) else { throw CLIError("\(load): model file not found or not readable") }
         guard FileManager.default.isReadableFile(atPath: input) else { throw CLIError("\(input): input file not found or not readable") }
-        let contents = try ModelFile.load(load)
+        let contents = try ModelFile.load(load, limits: limits)
         let info = try Checkpoint.info(from: contents, path: load)
         let features = contents.spec.input.reduce(1, *)
         var x: Tensor
@@ -47,8 +50,9 @@ struct Predict: ParsableCommand {
             }
             x = Tensor(csv.features, shape: [csv.rows, features])
         }
-        x = info.preprocessing.apply(x)
-        if contents.spec.input.count > 1 { x = x.reshaped([x.shape[0]] + contents.spec.input) }
+        do { x = try info.preprocessing.prepare(x, for: contents.spec.input, source: input) } catch let e as DataShapeError {
+            throw CLIError("\(load): the model does not fit the input: \(e.message)")
+        }
         let model = contents.model.eval()
         let out = withoutGrad { model(x) }
         var lines: [String] = []
@@ -59,7 +63,7 @@ struct Predict: ParsableCommand {
             for (i, c) in classes.enumerated() {
                 if json {
                     let p = (0..<per).map { r6(probs.scalar(at: i * per + $0)) }
-                    lines.append(jsonLine(["index": i, "class": c, "probabilities": p]))
+                    lines.append(try jsonLine(["index": i, "class": c, "probabilities": p]))
                 } else {
                     lines.append(String(c))
                 }
@@ -68,7 +72,7 @@ struct Predict: ParsableCommand {
             let n = out.shape[0], per = out.count / Swift.max(n, 1)
             for i in 0..<n {
                 let v = (0..<per).map { out.scalar(at: i * per + $0) }
-                lines.append(json ? jsonLine(["index": i, "prediction": per == 1 ? v[0] as Any : v as Any])
+                lines.append(json ? try jsonLine(["index": i, "prediction": per == 1 ? v[0] as Any : v as Any])
                                   : v.map { String($0) }.joined(separator: ","))
             }
         }
@@ -84,7 +88,5 @@ struct Predict: ParsableCommand {
         return head.count == 4 && head[0] == 0 && head[1] == 0 && [0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E].contains(head[2])
     }
 
-    func jsonLine(_ o: [String: Any]) -> String {
-        String(data: try! JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), encoding: .utf8)!
-    }
+    func jsonLine(_ o: [String: Any]) throws -> String { try JSONOutput.line(o) }
 }

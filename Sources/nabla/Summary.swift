@@ -31,11 +31,14 @@ struct Summary: ParsableCommand {
     @Option(help: "Activation of the MLP.")
     var activation: String = "relu"
 
+    @OptionGroup var resources: ResourceOptions
+
     func run() throws {
+        let limits = try resources.limits()
         let spec: ModelSpec
         if let load {
             guard FileManager.default.isReadableFile(atPath: load) else { throw CLIError("\(load): model file not found or not readable") }
-            spec = try ModelFile.load(load).spec
+            spec = try ModelFile.load(load, limits: limits).spec
         } else if let model {
             spec = try ModelSpec.read(contentsOf: model)
         } else {
@@ -43,7 +46,7 @@ struct Summary: ParsableCommand {
             let sizes = try parseHiddenSizes(hidden)
             spec = ModelSpec.mlp(inputs: inputs, hidden: sizes, outputs: outputs, activation: activation)
         }
-        let net = try spec.build(generator: RandomGenerator(seed: 0))
+        let net = try spec.build(generator: RandomGenerator(seed: 0), limits: limits)
         print(net.summary(inputShape: [1] + spec.input))
     }
 }

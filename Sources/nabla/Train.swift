@@ -102,7 +102,10 @@ struct Train: ParsableCommand {
         }
     }
 
+    @OptionGroup var resources: ResourceOptions
+
     func run() throws {
+        let limits = try resources.limits()
         try validateValues()
         let started = Date()
         // A resumed run reads the checkpoint first: its split settings are the defaults, so
@@ -111,7 +114,7 @@ struct Train: ParsableCommand {
         var storedInfo: ModelInfo?
         if let path = resume {
             guard FileManager.default.isReadableFile(atPath: path) else { throw CLIError("\(path): checkpoint not found or not readable") }
-            let contents = try ModelFile.load(path)
+            let contents = try ModelFile.load(path, limits: limits)
             restored = contents
             storedInfo = try Checkpoint.info(from: contents, path: path)
         }
@@ -167,7 +170,11 @@ struct Train: ParsableCommand {
             }
             info = ModelInfo(task: task, classCount: task == .classification ? classes : nil, loss: lossKind,
                              preprocessing: scaling.fit(train), dataName: dataOptions.data ?? "digits", split: split)
-            net = try spec.build(generator: RandomGenerator(seed: seed))
+            // Training holds the weights, their gradients and up to two optimizer moments.
+            let count = try spec.parameterCount()
+            try limits.check(bytes: CheckedSize.product(count, 4 * DType.float32.byteSize),
+                             for: "training this architecture (\(count) parameters, with gradients and optimizer state)")
+            net = try spec.build(generator: RandomGenerator(seed: seed), limits: limits)
             if spec.input != train.inputShape && spec.input.reduce(1, *) != train.inputShape.reduce(1, *) {
                 throw CLIError("the architecture takes inputs of shape \(spec.input) but \(train.name) has examples of shape \(train.inputShape)")
             }
@@ -179,16 +186,17 @@ struct Train: ParsableCommand {
         try checkLabels(train, info)
         try checkLabels(test, info)
         if let v = validationSet { try checkLabels(v, info) }
-        func prepared(_ d: TensorDataset) -> TensorDataset {
-            var d = d
-            if spec.input != d.inputShape, spec.input.reduce(1, *) == d.inputShape.reduce(1, *) {
-                d.inputs = d.inputs.reshaped([d.count] + spec.input)
+        // Scaling, then reshaping to the model's input shape (one shared function); a
+        // resumed checkpoint meeting data of another width is reported here, by name.
+        func prepared(_ d: TensorDataset) throws -> TensorDataset {
+            do { return try info.preprocessing.prepare(d, for: spec.input) } catch let e as DataShapeError {
+                guard let path = resume else { throw e }
+                throw CLIError("\(path): the checkpoint does not fit the data: \(e.message)")
             }
-            return info.preprocessing.apply(d)
         }
-        train = prepared(train)
-        test = prepared(test)
-        validationSet = validationSet.map(prepared)
+        train = try prepared(train)
+        test = try prepared(test)
+        validationSet = try validationSet.map(prepared)
 
         let opt = try makeOptimizer(net.parameters())
         let trainer = Trainer(model: net, optimizer: opt, loss: info.loss, seed: seed)
@@ -239,7 +247,7 @@ struct Train: ParsableCommand {
             if let a = m.accuracy { o["test_accuracy"] = r6(a) }
             if let e = m.mae { o["test_mae"] = r6(e) }
             if let last = trainer.history.epochs.last { o["final_train_loss"] = r6(last.trainLoss) }
-            printJSON(o)
+            try printJSON(o)
         }
     }
 }

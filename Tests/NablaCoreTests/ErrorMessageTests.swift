@@ -37,6 +37,10 @@ final class ErrorMessageTests: XCTestCase {
         "stackShapes": ({ _ = Tensor.stack([f23, f45]) }, ["stack", "[4, 5]", "[2, 3]"]),
         "splitSizes": ({ _ = f23.split(sizes: [1, 1], axis: 1) }, ["split", "[1, 1]", "[2, 3]"]),
         "item": ({ _ = f23.item() }, ["item", "[2, 3]"]),
+        // Sizes that overflow 64 bits must trap, not wrap to a small count and read out of bounds.
+        "reshapeOverflow": ({ _ = f23.reshaped([3, 6148914691236517206]) }, ["[3, 6148914691236517206]", "64 bits"]),
+        "zerosOverflow": ({ _ = Tensor.zeros([1 << 40, 1 << 40]) }, ["[1099511627776, 1099511627776]", "64 bits"]),
+        "negativeSize": ({ _ = Tensor.zeros([2, -3]) }, ["[2, -3]", "negative"]),
         "valuesShape": ({ _ = Tensor([1, 2, 3] as [Float], shape: [2, 2]) }, ["3 values", "[2, 2]"]),
         "backwardNoGrad": ({ f23.sum().backward() }, ["backward", "does not require gradients"]),
         "backwardNonScalar": ({ (f23.requiringGrad() * 2).backward() }, ["backward", "[2, 3]", "explicit upstream gradient"]),

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import NablaCore
 @testable import NablaIO
 
 /// Fixtures come from Scripts/make_safetensors_fixtures.py (Python `safetensors` 0.8 + numpy);
@@ -326,5 +327,41 @@ struct SplitMix {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// Sizes of architectures counted with checked arithmetic before anything is built.
+final class ModelSpecSizeTests: XCTestCase {
+    /// Parameter counts by hand: 64·128 + 128 + 128·10 + 10 = 9,610; maxout 10·(4·3) + 4·3 = 132.
+    func testParameterCountFromTheSpecAlone() throws {
+        XCTAssertEqual(try ModelSpec.mlp(inputs: 64, hidden: [128], outputs: 10).parameterCount(), 9_610)
+        let m = ModelSpec(input: [10], layers: [LayerSpec(type: "maxout", out: 4, pieces: 3), LayerSpec(type: "linear", out: 2, bias: false)])
+        XCTAssertEqual(try m.parameterCount(), 132 + 8)
+        XCTAssertEqual(try m.build().parameterCount, 140, "the count agrees with the built model")
+    }
+
+    /// A huge layer is refused by `build` before allocating, with the limit in the message.
+    func testBuildRefusesAnArchitectureAboveTheLimit() throws {
+        let spec = ModelSpec(input: [4], layers: [LayerSpec(type: "linear", out: 16_000_000_000)])
+        XCTAssertThrowsError(try spec.build(limits: .standard)) { e in
+            XCTAssertTrue(e is ResourceLimitError, "\(e)")
+            XCTAssertTrue("\(e)".contains("80000000000 parameters"), "\(e)")
+        }
+        XCTAssertThrowsError(try ModelSpec.mlp(inputs: 64, hidden: [128], outputs: 10).build(limits: ResourceLimits(maxBytes: 1000)))
+        let overflow = ModelSpec(input: [1 << 62], layers: [LayerSpec(type: "linear", out: 1 << 62)])
+        XCTAssertThrowsError(try overflow.parameterCount()) { e in XCTAssertTrue("\(e)".contains("overflow"), "\(e)") }
+    }
+
+    /// `--max-memory` sizes.
+    func testParseSize() {
+        XCTAssertEqual(ResourceLimits.parseSize("4G"), 4 << 30)
+        XCTAssertEqual(ResourceLimits.parseSize("512M"), 512 << 20)
+        XCTAssertEqual(ResourceLimits.parseSize("1.5GiB"), 3 << 29)
+        XCTAssertEqual(ResourceLimits.parseSize("64k"), 65536)
+        XCTAssertEqual(ResourceLimits.parseSize("1000"), 1000)
+        XCTAssertNil(ResourceLimits.parseSize("lots"))
+        XCTAssertNil(ResourceLimits.parseSize("-1G"))
+        XCTAssertNil(ResourceLimits.parseSize("1e30"))
+        XCTAssertEqual(ResourceLimits.describe(bytes: 3 << 29), "1.5 GiB")
     }
 }

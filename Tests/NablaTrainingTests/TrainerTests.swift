@@ -290,3 +290,55 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(mm, [0, 0, 0.5, 0.5, 1, 1])
     }
 }
+
+/// Non-finite numbers in histories and checked sizes (hardening issue).
+final class HardeningTrainingTests: XCTestCase {
+    /// A NaN loss is written as JSON null (Foundation's encoder threw on it, and the `try!`
+    /// around it crashed), and reads back as NaN, so a checkpoint with it still resumes.
+    func testHistoryWithNaNIsValidJSON() throws {
+        var h = History()
+        h.epochs = [EpochRecord(epoch: 1, trainLoss: 0.5, validationLoss: 0.25, learningRate: 0.01, seconds: 1, samplesPerSecond: 100),
+                    EpochRecord(epoch: 2, trainLoss: .nan, trainAccuracy: .infinity, validationLoss: .nan, learningRate: 0.01,
+                                seconds: 1, samplesPerSecond: 100)]
+        let text = h.json()
+        let parsed = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]], text)
+        XCTAssertEqual(parsed.count, 2)
+        XCTAssertTrue(parsed[1]["train_loss"] is NSNull, text)
+        XCTAssertTrue(parsed[1]["val_loss"] is NSNull, text)
+        XCTAssertTrue(parsed[1]["train_accuracy"] is NSNull, text)
+        XCTAssertEqual(parsed[0]["train_loss"] as? Double, 0.5)
+        XCTAssertNil(parsed[0]["val_mae"], "absent metrics stay absent")
+        let back = try JSONDecoder().decode([EpochRecord].self, from: Data(text.utf8))
+        XCTAssertTrue(back[1].trainLoss.isNaN)
+        XCTAssertEqual(back[0], h.epochs[0])
+        // CSV keeps writing nan as before.
+        XCTAssertTrue(h.csv().contains("nan"))
+    }
+
+    /// Preprocessing with non-finite statistics is written and read back (no `try!` trap).
+    func testPreprocessingJSONWithNaN() throws {
+        let p = Preprocessing.standardize(mean: [.nan, 1], std: [.infinity, 2])
+        let back = try Preprocessing.parse(p.json())
+        guard case .standardize(let m, let s) = back else { return XCTFail("\(back)") }
+        XCTAssertTrue(m[0].isNaN); XCTAssertEqual(m[1], 1); XCTAssertEqual(s, [.infinity, 2])
+    }
+
+    /// The one data-preparation path: width checks, scaling of flat features, then reshape.
+    func testPrepareScalesBeforeReshaping() throws {
+        let x = Tensor((0..<8).map(Double.init), shape: [2, 4])
+        let p = Preprocessing.standardize(mean: [0, 1, 2, 3], std: [1, 1, 1, 2])
+        let y = try p.prepare(x, for: [2, 2], source: "x")
+        XCTAssertEqual(y.shape, [2, 2, 2])
+        // (x − mean) / std row by row: [0, 0, 0, 0] and [4, 4, 4, 2].
+        XCTAssertEqual(y.doubles, [0, 0, 0, 0, 4, 4, 4, 2])
+        XCTAssertThrowsError(try p.prepare(Tensor.zeros([2, 5], dtype: .float64), for: [4], source: "wide.csv")) { e in
+            XCTAssertTrue("\(e)".contains("wide.csv") && "\(e)".contains("5 values") && "\(e)".contains("4 values"), "\(e)")
+        }
+        XCTAssertThrowsError(try p.prepare(Tensor.zeros([2, 6], dtype: .float64), for: [6], source: "d")) { e in
+            XCTAssertTrue("\(e)".contains("fitted on 4 features but the data have 6"), "\(e)")
+        }
+        // Rank-3 raw examples are flattened for scaling.
+        let img = Tensor((0..<8).map(Double.init), shape: [2, 2, 2])
+        XCTAssertEqual(try p.prepare(img, for: [4], source: "i").shape, [2, 4])
+    }
+}

@@ -1,0 +1,187 @@
+import Foundation
+import XCTest
+
+/// Crashes found by running the CLI as a new user and an attacker would (hardening issue):
+/// each must be one clear `error:` line and exit 1, or valid output.
+extension CLITests {
+    /// The repository's root folder.
+    var repoRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    /// Overwrites the values of tensor `name` in a safetensors file with float32 NaN.
+    func poison(_ file: String, tensor name: String) throws {
+        let url = URL(fileURLWithPath: directory + "/" + file)
+        var bytes = try Data(contentsOf: url)
+        let n = Int(bytes.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self).littleEndian })
+        let header = try XCTUnwrap(try JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<(8 + n))) as? [String: Any])
+        let entry = try XCTUnwrap(header[name] as? [String: Any], "no tensor \(name)")
+        XCTAssertEqual(entry["dtype"] as? String, "F32")
+        let o = try XCTUnwrap(entry["data_offsets"] as? [Int])
+        let nan = withUnsafeBytes(of: Float.nan.bitPattern.littleEndian) { Array($0) }
+        for at in stride(from: 8 + n + o[0], to: 8 + n + o[1], by: 4) { bytes.replaceSubrange(at..<(at + 4), with: nan) }
+        try bytes.write(to: url)
+    }
+
+    /// NaN in any JSON output is written as null: `predict --json` and `evaluate --json` on a
+    /// model whose weights became NaN used to stop in `try!` ("Invalid number value (nan) in JSON write").
+    func testJSONOutputOfAModelWithNaNWeights() throws {
+        let iris = repoRoot.appendingPathComponent("Examples/data/iris.csv").path
+        let new = repoRoot.appendingPathComponent("Examples/data/iris-new.csv").path
+        let t = try nabla(["train", "--data", "csv:" + iris, "--target", "species", "--epochs", "2", "--save", "m.safetensors", "--quiet"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        try poison("m.safetensors", tensor: "layers.0.bias")
+
+        let p = try nabla(["predict", "--load", "m.safetensors", "--input", new, "--json"])
+        XCTAssertEqual(p.status, 0, p.stderr)
+        XCTAssertFalse(p.stdoutLines.isEmpty)
+        for line in p.stdoutLines {
+            let o = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], line)
+            let probs = try XCTUnwrap(o["probabilities"] as? [Any], line)
+            XCTAssertTrue(probs.allSatisfy { $0 is NSNull }, "NaN probabilities are null: \(line)")
+        }
+        let e = try nabla(["evaluate", "--load", "m.safetensors", "--data", "csv:" + iris, "--json"])
+        XCTAssertEqual(e.status, 0, e.stderr)
+        let o = try lastJSON(e)
+        XCTAssertTrue(o["test_loss"] is NSNull, "\(o)")
+        XCTAssertFalse(e.stderr.contains("Fatal error"))
+
+        // Resuming from NaN weights stops at the first step with the NaN message, not a JSON crash.
+        let r = try nabla(["train", "--resume", "m.safetensors", "--epochs", "3", "--json", "--history", "h.json"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("error: "), r.stderr)
+        XCTAssertFalse(r.stderr.contains("Fatal error"), r.stderr)
+    }
+
+    /// A CSV with a constant feature (zero standard deviation) trains and prints valid JSON.
+    func testConstantFeatureAndJSON() throws {
+        var rows = ["a,const,y"]
+        for i in 0..<40 { rows.append("\(Double(i) / 10),5,\(i % 2)") }
+        try write(rows.joined(separator: "\n") + "\n", to: "c.csv")
+        let r = try nabla(["train", "--data", "csv:c.csv", "--epochs", "2", "--json", "--history", "h.json", "--save", "c.safetensors", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        _ = try lastJSON(r)
+        let h = try Data(contentsOf: URL(fileURLWithPath: directory + "/h.json"))
+        XCTAssertNotNil(try JSONSerialization.jsonObject(with: h) as? [Any])
+        let p = try nabla(["predict", "--load", "c.safetensors", "--input", "c.csv", "--json"])
+        // c.csv has the target column too: three columns for a two-feature model is an error, not a crash.
+        XCTAssertLessThan(p.status, 128, p.stderr)
+    }
+
+    /// Sizes from the command line, an architecture file, a model file or a class label are
+    /// checked before anything is allocated ("failed to allocate … bytes" before).
+    func testAbsurdSizesAreRefusedBeforeAllocating() throws {
+        try assertCleanError(["train", "--hidden", "100000,100000", "--epochs", "1"], mentions: ["--max-memory", "parameters"])
+        try write("input: [4]\nlayers:\n  - {type: linear, out: 16000000000}\n", to: "huge.yaml")
+        try assertCleanError(["summary", "--model", "huge.yaml"], mentions: ["--max-memory"])
+        try assertCleanError(["train", "--model", "huge.yaml", "--epochs", "1"], mentions: ["--max-memory"])
+        // Overflowing sizes: the element count does not fit in 64 bits.
+        try write("input: [4]\nlayers:\n  - {type: linear, out: 9223372036854775807}\n", to: "overflow.yaml")
+        try assertCleanError(["summary", "--model", "overflow.yaml"], mentions: ["overflow"])
+        try write("input: [3037000500, 3037000500, 4]\nlayers:\n  - {type: flatten}\n", to: "overflow2.yaml")
+        try assertCleanError(["summary", "--model", "overflow2.yaml"], mentions: ["64 bits"])
+        // A class label of 10⁷ asks for a 10⁷-way output layer.
+        var rows = ["a,b,y"]
+        for i in 0..<20 { rows.append("\(i),\(i * 2),\(i == 3 ? 10_000_000 : i % 2)") }
+        try write(rows.joined(separator: "\n") + "\n", to: "labels.csv")
+        try assertCleanError(["train", "--data", "csv:labels.csv", "--epochs", "1"], mentions: ["--max-memory"])
+        // A model file whose architecture metadata declares a huge layer (no weights at all).
+        let t = try nabla(["train", "--epochs", "1", "--quiet", "--save", "m.safetensors"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        try editHeader("m.safetensors", "bomb.safetensors") { h in
+            var meta = h["__metadata__"] as! [String: Any]
+            meta["nabla.architecture"] = #"{"input":[64],"layers":[{"type":"linear","out":4000000000},{"type":"linear","out":10}]}"#
+            h["__metadata__"] = meta
+        }
+        for cmd in ["evaluate", "summary"] {
+            try assertCleanError([cmd, "--load", "bomb.safetensors"], mentions: ["bomb.safetensors", "--max-memory"])
+        }
+        // The flag raises (or lowers) the limit, and its value is checked.
+        try assertCleanError(["train", "--max-memory", "1k", "--epochs", "1"], mentions: ["above the limit of 1.0 KiB"])
+        try assertCleanError(["train", "--max-memory", "lots", "--epochs", "1"], mentions: ["--max-memory"])
+        // 64·3000 + 3000 + 3000·10 + 10 = 225,010 parameters: 900,040 bytes in float32.
+        try assertCleanError(["summary", "--hidden", "3000", "--max-memory", "800k"], mentions: ["225010 parameters"])
+        let ok = try nabla(["summary", "--hidden", "3000", "--max-memory", "1M"])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+    }
+
+    /// A model taking `[8, 8]` examples on the flat digits: train, evaluate and predict scale
+    /// the 64 features first and reshape after (they used to reshape first and trap in the scaler).
+    func testModelWithImageShapedInput() throws {
+        try write("input: [8, 8]\nlayers:\n  - {type: flatten}\n  - {type: linear, out: 32}\n  - {type: relu}\n  - {type: linear, out: 10}\n", to: "m88.yaml")
+        let t = try nabla(["train", "--model", "m88.yaml", "--epochs", "8", "--save", "m88.safetensors", "--quiet", "--json"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        let trained = try XCTUnwrap(try lastJSON(t)["test_accuracy"] as? Double)
+        XCTAssertGreaterThan(trained, 0.85)
+        let e = try nabla(["evaluate", "--load", "m88.safetensors", "--json"])
+        XCTAssertEqual(e.status, 0, e.stderr)
+        XCTAssertEqual(try XCTUnwrap(try lastJSON(e)["test_accuracy"] as? Double), trained, accuracy: 1e-9, "evaluate sees what train saw")
+        let rows = try digitsRows(20)
+        try write(featureHeader() + "\n" + rows.map { $0.prefix(64).joined(separator: ",") }.joined(separator: "\n") + "\n", to: "x.csv")
+        let p = try nabla(["predict", "--load", "m88.safetensors", "--input", "x.csv"])
+        XCTAssertEqual(p.status, 0, p.stderr)
+        let predicted = p.stdoutLines.compactMap { Int($0) }
+        XCTAssertEqual(predicted.count, 20)
+        let correct = zip(predicted, rows.map { Int(Double($0[64])!) }).filter { $0 == $1 }.count
+        XCTAssertGreaterThanOrEqual(correct, 15, "the [8, 8] model predicts the digits it was trained on")
+        // The same with [1, 8, 8].
+        try write("input: [1, 8, 8]\nlayers:\n  - {type: flatten}\n  - {type: linear, out: 10}\n", to: "m188.yaml")
+        XCTAssertEqual(try nabla(["train", "--model", "m188.yaml", "--epochs", "1", "--quiet"]).status, 0)
+    }
+
+    /// A checkpoint or model meeting data of another width names both widths (it trapped in
+    /// `StandardScaler`): `--resume`, `evaluate` and `predict`.
+    func testModelOnDataOfAnotherWidth() throws {
+        let iris = repoRoot.appendingPathComponent("Examples/data/iris.csv").path
+        let new = repoRoot.appendingPathComponent("Examples/data/iris-new.csv").path
+        let t = try nabla(["train", "--epochs", "1", "--quiet", "--save", "d.safetensors"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        try assertCleanError(["train", "--resume", "d.safetensors", "--data", "csv:" + iris, "--epochs", "2"], mentions: ["d.safetensors", "64", "4"])
+        try assertCleanError(["evaluate", "--load", "d.safetensors", "--data", "csv:" + iris], mentions: ["d.safetensors", "64", "4"])
+        try assertCleanError(["predict", "--load", "d.safetensors", "--input", new], mentions: ["64", "4"])
+    }
+
+    /// Writes an IDX file of `n` images of `h×w` zero bytes, or of `n` labels when `h` is 0.
+    func writeIDX(_ name: String, n: Int, h: Int = 0, w: Int = 0) throws {
+        var b: [UInt8] = [0, 0, 8, h == 0 ? 1 : 3]
+        for d in (h == 0 ? [n] : [n, h, w]) { b += [UInt8(d >> 24 & 255), UInt8(d >> 16 & 255), UInt8(d >> 8 & 255), UInt8(d & 255)] }
+        b += [UInt8](repeating: 0, count: h == 0 ? n : n * h * w)
+        try Data(b).write(to: URL(fileURLWithPath: directory + "/fm/" + name))
+    }
+
+    /// A Fashion-MNIST folder whose test images differ in size from the training images is a
+    /// data error naming the files (it trapped inside `Linear`); so is an empty split.
+    func testFashionMNISTFolderWithMismatchedFiles() throws {
+        try FileManager.default.createDirectory(atPath: directory + "/fm", withIntermediateDirectories: true)
+        try writeIDX("train-images-idx3-ubyte", n: 12, h: 28, w: 28)
+        try writeIDX("train-labels-idx1-ubyte", n: 12)
+        try writeIDX("t10k-images-idx3-ubyte", n: 5, h: 27, w: 27)
+        try writeIDX("t10k-labels-idx1-ubyte", n: 5)
+        try assertCleanError(["train", "--data", "fashion-mnist", "--data-dir", "fm", "--epochs", "1"], mentions: ["27×27", "28×28", "t10k-images"])
+        try writeIDX("t10k-images-idx3-ubyte", n: 0, h: 28, w: 28)
+        try writeIDX("t10k-labels-idx1-ubyte", n: 0)
+        try assertCleanError(["train", "--data", "fashion-mnist", "--data-dir", "fm", "--epochs", "1"], mentions: ["no images"])
+        try writeIDX("t10k-images-idx3-ubyte", n: 5, h: 28, w: 28)
+        try writeIDX("t10k-labels-idx1-ubyte", n: 5)
+        let ok = try nabla(["train", "--data", "fashion-mnist", "--data-dir", "fm", "--epochs", "1", "--validation", "0", "--quiet"])
+        XCTAssertEqual(ok.status, 0, "the matching folder trains: \(ok.stderr)")
+    }
+
+    /// No `try!` where input can reach: every JSON write and parse goes through throwing
+    /// code (a `try!` on NaN is what crashed the CLI). Benchmarks are exempt.
+    func testNoForcedTryInSources() throws {
+        let sources = repoRoot.appendingPathComponent("Sources")
+        let files = try XCTUnwrap(FileManager.default.enumerator(atPath: sources.path)).compactMap { $0 as? String }
+            .filter { $0.hasSuffix(".swift") && !$0.hasPrefix("NablaBenchmarks/") }
+        XCTAssertGreaterThan(files.count, 30, "the source tree was found")
+        var offenders: [String] = []
+        for f in files {
+            let text = try String(contentsOfFile: sources.appendingPathComponent(f).path, encoding: .utf8)
+            for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let code = line.components(separatedBy: "//").first ?? ""
+                if code.contains("try!") { offenders.append("Sources/\(f):\(i + 1): \(line.trimmingCharacters(in: .whitespaces))") }
+            }
+        }
+        XCTAssertEqual(offenders, [], "replace try! with throwing code")
+    }
+}
