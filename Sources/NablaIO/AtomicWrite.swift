@@ -64,3 +64,21 @@ public func atomicWrite(_ data: Data, to path: String) throws {
         throw FileWriteError(path: path, message: "cannot move temporary file into place: \(reason)")
     }
 }
+
+/// Removes temporary files that an interrupted ``atomicWrite(_:to:)`` of `path` left behind.
+///
+/// They are named `.<name>.tmp-<random>` beside `path`; a process killed between writing
+/// one and renaming it (kill -9, power loss) cannot remove it itself. Call this when a new
+/// run takes over the same output. Returns how many files were removed.
+@discardableResult
+public func removeStaleTemporaryFiles(for path: String) -> Int {
+    let url = URL(fileURLWithPath: path)
+    let directory = url.deletingLastPathComponent().path
+    let prefix = ".\(url.lastPathComponent).tmp-"
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return 0 }
+    var removed = 0
+    for n in names where n.hasPrefix(prefix) && n.count == prefix.count + 36 {   // a UUID's 36 characters
+        if (try? FileManager.default.removeItem(atPath: (directory as NSString).appendingPathComponent(n))) != nil { removed += 1 }
+    }
+    return removed
+}

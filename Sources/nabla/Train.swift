@@ -211,6 +211,9 @@ struct Train: ParsableCommand {
         let save = self.save ?? resume   // a resumed run keeps its checkpoint up to date
         if let path = save {
             let bestPath = path.hasSuffix(".safetensors") ? String(path.dropLast(12)) + ".best.safetensors" : path + ".best"
+            // A run killed in the middle of a save leaves its temporary file; this run owns the names now.
+            removeStaleTemporaryFiles(for: path)
+            removeStaleTemporaryFiles(for: bestPath)
             var best = trainer.bestValidationLoss   // after a resume: the best so far
             trainer.onEpochEnd = { t, record in
                 try Checkpoint.save(t, spec: spec, info: info, to: path)

@@ -185,3 +185,18 @@ extension CLITests {
         XCTAssertEqual(offenders, [], "replace try! with throwing code")
     }
 }
+
+extension CLITests {
+    /// A run killed inside a save leaves `.NAME.tmp-UUID`; the next run on that name removes
+    /// it (and leaves other files alone).
+    func testStaleTemporaryFilesAreRemovedByTheNextRun() throws {
+        let stale = ".m.safetensors.tmp-\(UUID().uuidString)", other = ".other.safetensors.tmp-\(UUID().uuidString)"
+        try write("partial", to: stale)
+        try write("partial", to: other)
+        let t = try nabla(["train", "--epochs", "1", "--quiet", "--save", "m.safetensors"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/" + stale))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: directory + "/" + other))
+        try FileManager.default.removeItem(atPath: directory + "/" + other)
+    }
+}
