@@ -135,8 +135,12 @@ extension Tensor {
     public func sum(axis: Int, keepDims: Bool = false) -> Tensor { sum(axes: [axis], keepDims: keepDims) }
 
     /// Mean of all elements.
+    ///
+    /// The mean of an empty tensor is NaN (0/0), as in PyTorch and NumPy; it does not trap,
+    /// so that a data-dependent empty batch shows up as a NaN metric rather than a crash.
+    /// Callers that must not see NaN (the CLI's metrics) reject empty inputs first.
     public func mean() -> Tensor { wholeReduction(scale: 1 / Double(count), op: "Mean") }
-    /// Mean over `axes` (all when nil).
+    /// Mean over `axes` (all when nil); NaN where the reduced axes are empty, as ``mean()``.
     public func mean(axes: [Int]?, keepDims: Bool = false) -> Tensor {
         let ax = normalizedAxes(axes, op: "mean")
         let n = ax.reduce(1) { $0 * shape[$1] }

@@ -281,10 +281,16 @@ extension Tensor {
     }
 
     /// The elements as integers, trapping if any is not integral.
+    ///
+    /// Traps on a value that is not an integer, and on one too large for the tensor's dtype
+    /// to hold exactly: a float32 index at or above 2²⁴ (16,777,216) may be the rounded form
+    /// of a neighbouring integer, and selecting by it would silently pick the wrong row.
     public func integerValues(op: String) -> [Int] {
-        (0..<count).map { i in
+        let exact = dtype == .float32 ? 16_777_216.0 : 9_007_199_254_740_992.0   // 2²⁴, 2⁵³
+        return (0..<count).map { i in
             let v = scalar(at: i)
             nablaCheck(v == v.rounded() && Swift.abs(v) < 9e15, "\(op): index tensor holds \(v), which is not an integer")
+            nablaCheck(Swift.abs(v) < exact, "\(op): index \(Int(v)) at position \(i) is too large to be exact in a \(dtype) index tensor (\(dtype) holds integers exactly only below \(Int(exact))); use a float64 index tensor")
             return Int(v)
         }
     }

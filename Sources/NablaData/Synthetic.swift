@@ -152,7 +152,7 @@ public enum Synthetic {
         switch name {
         case "linear": return linear(count: 500, inputs: 3, outputs: 1, seed: seed).data
         case "xor": return xor(count: 400, seed: seed)
-        case "parity": return parity(bits: 4)
+        case "parity": return parity(bits: 8)   // 256 patterns: a test split of about 51, not 3
         case "ring": return ring(count: 1000, seed: seed)
         case "three-modes": return threeModes(count: 600, seed: seed)
         case "spirals": return twoSpirals(count: 1000, seed: seed)

@@ -35,6 +35,9 @@ public final class Embedding: Module, @unchecked Sendable, InputValidating {
             if v != v.rounded() || v < 0 || v >= Double(count) {
                 return "\(displayName): index \(v) at position \(i) of the input (shape \(input.shape)) is not an integer in 0..<\(count)"
             }
+            if input.dtype == .float32 && v >= 16_777_216 {
+                return "\(displayName): index \(Int(v)) at position \(i) is too large to be exact in a float32 index tensor (exact only below 16777216); use a float64 index tensor"
+            }
         }
         return nil
     }

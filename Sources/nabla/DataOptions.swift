@@ -10,7 +10,7 @@ struct DataOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Directory holding the Fashion-MNIST IDX files.", valueName: "dir"))
     var dataDir: String?
 
-    @Option(help: ArgumentHelp("CSV target column, by name or index (negative counts from the end; default: the last).", valueName: "column"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("CSV target column, by name or index (negative counts from the end, as in --target -1; default: the last).", valueName: "column"))
     var target: String?
 
     @Option(help: ArgumentHelp("For CSV data: classification or regression (default: from --loss, else classification).", valueName: "task"))
@@ -66,6 +66,33 @@ struct ResourceOptions: ParsableArguments {
         }
         return ResourceLimits(maxBytes: b)
     }
+}
+
+/// Whether two paths name one file: the same resolved path, or the same inode when both exist.
+func sameFile(_ a: String, _ b: String) -> Bool {
+    let ua = URL(fileURLWithPath: a).standardizedFileURL.resolvingSymlinksInPath()
+    let ub = URL(fileURLWithPath: b).standardizedFileURL.resolvingSymlinksInPath()
+    if ua.path == ub.path { return true }
+    var sa = stat(), sb = stat()
+    return stat(ua.path, &sa) == 0 && stat(ub.path, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
+}
+
+/// Throws unless `path` can be written: its folder exists and is writable, and it is not a folder.
+func checkWritable(_ path: String, option: String) throws {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+        throw CLIError("\(option) \(path) is a folder, not a file")
+    }
+    let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+    guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+        throw CLIError("\(option) \(path): folder \(folder) does not exist")
+    }
+    // Create and remove a probe file, as the save will (permission bits alone say nothing for root).
+    let probe = (folder as NSString).appendingPathComponent(".\(URL(fileURLWithPath: path).lastPathComponent).tmp-\(UUID().uuidString)")
+    guard FileManager.default.createFile(atPath: probe, contents: Data()) else {
+        throw CLIError("\(option) \(path): cannot write in folder \(folder)")
+    }
+    try? FileManager.default.removeItem(atPath: probe)
 }
 
 /// How inputs are scaled before training.

@@ -6,9 +6,9 @@ struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate a saved model on the test split of a data set.",
         discussion: """
-        The test split is drawn exactly as `nabla train` drew it: the seed, test fraction and
-        CSV target stored in the model file are the defaults, so the model is evaluated on
-        examples it never saw. The input
+        The test split is drawn exactly as `nabla train` drew it: the seed, test fraction and \
+        CSV target stored in the model file are the defaults, so the model is evaluated on \
+        examples it never saw. The input \
         scaling fitted during training is read from the model file.
 
         Examples:
@@ -22,7 +22,7 @@ struct Evaluate: ParsableCommand {
 
     @OptionGroup var dataOptions: DataOptions
 
-    @Option(help: "Seed of the train/test split (default: the one stored in the model file).")
+    @Option(parsing: .unconditional, help: "Seed of the train/test split (default: the one stored in the model file).")
     var seed: UInt64?
 
     @Flag(help: "Print a JSON object on the last line.")

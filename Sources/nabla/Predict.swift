@@ -6,9 +6,9 @@ struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a saved model on new inputs: one prediction per line.",
         discussion: """
-        The input is a CSV file with a header row and one example per row (numeric columns,
-        as many as the model has input features), or an IDX file (gzipped or not) of images.
-        Classification models print the predicted class, regression models the predicted
+        The input is a CSV file with a header row and one example per row (numeric columns, \
+        as many as the model has input features), or an IDX file (gzipped or not) of images. \
+        Classification models print the predicted class, regression models the predicted \
         value(s).
 
         Examples:

@@ -6,8 +6,8 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a model and report its test accuracy (or loss).",
         discussion: """
-        With no options, trains a small MLP on the built-in 8×8 digits (1,797 images) in a few
-        seconds. The data are split into training and test sets from the seed; a validation
+        With no options, trains a small MLP on the built-in 8×8 digits (1,797 images) in a few \
+        seconds. The data are split into training and test sets from the seed; a validation \
         fraction of the training set is held out to watch for over-fitting.
 
         Examples:
@@ -21,7 +21,7 @@ struct Train: ParsableCommand {
 
     @OptionGroup var dataOptions: DataOptions
 
-    @Option(help: ArgumentHelp("Hidden layer sizes of the MLP, comma-separated.", valueName: "sizes"))
+    @Option(help: ArgumentHelp("Hidden layer sizes of the MLP, comma-separated ('none' for no hidden layer).", valueName: "sizes"))
     var hidden: String = "128"
 
     @Option(help: ArgumentHelp("Activation between layers (\(ModelSpec.activations.joined(separator: ", "))).", valueName: "name"))
@@ -60,7 +60,7 @@ struct Train: ParsableCommand {
     @Option(help: "Stop when the validation loss has not improved for this many epochs.")
     var patience: Int?
 
-    @Option(help: "Random seed: same seed, same splits, same initial weights, same loss curve (default 0, or the checkpoint's when resuming).")
+    @Option(parsing: .unconditional, help: "Random seed: same seed, same splits, same initial weights, same loss curve (default 0, or the checkpoint's when resuming).")
     var seed: UInt64?
 
     @Option(help: ArgumentHelp("Save the trained model (a checkpoint in safetensors) to this path after every epoch.", valueName: "path"))
@@ -104,9 +104,36 @@ struct Train: ParsableCommand {
 
     @OptionGroup var resources: ResourceOptions
 
+    /// The path of the best-validation checkpoint that goes with `path`.
+    static func bestPath(for path: String) -> String {
+        path.hasSuffix(".safetensors") ? String(path.dropLast(12)) + ".best.safetensors" : path + ".best"
+    }
+
+    /// Refuses outputs that would overwrite each other or an input, and output folders that
+    /// cannot be written, before any work is done.
+    func checkFiles() throws {
+        var outputs: [(String, String)] = []
+        if let s = save ?? resume { outputs += [("--save", s), ("the best checkpoint", Train.bestPath(for: s))] }
+        if let h = history { outputs.append(("--history", h)) }
+        var inputs: [(String, String)] = []
+        if let d = dataOptions.data, d.hasPrefix("csv:") { inputs.append(("--data", String(d.dropFirst(4)))) }
+        if let m = model { inputs.append(("--model", m)) }
+        if let r = resume, save != nil { inputs.append(("--resume", r)) }
+        for (i, (name, path)) in outputs.enumerated() {
+            for (otherName, other) in outputs[(i + 1)...] where sameFile(path, other) {
+                throw CLIError("\(name) and \(otherName) name the same file (\(path)); one would overwrite the other")
+            }
+            for (inName, input) in inputs where sameFile(path, input) && !(name == "--save" && inName == "--resume") {
+                throw CLIError("\(name) \(path) is the \(inName) input; writing it would destroy the input")
+            }
+            try checkWritable(path, option: name)
+        }
+    }
+
     func run() throws {
         let limits = try resources.limits()
         try validateValues()
+        try checkFiles()
         let started = Date()
         // A resumed run reads the checkpoint first: its split settings are the defaults, so
         // the same examples are used for training, validation and testing as before.
@@ -210,7 +237,7 @@ struct Train: ParsableCommand {
         }
         let save = self.save ?? resume   // a resumed run keeps its checkpoint up to date
         if let path = save {
-            let bestPath = path.hasSuffix(".safetensors") ? String(path.dropLast(12)) + ".best.safetensors" : path + ".best"
+            let bestPath = Train.bestPath(for: path)
             // A run killed in the middle of a save leaves its temporary file; this run owns the names now.
             removeStaleTemporaryFiles(for: path)
             removeStaleTemporaryFiles(for: bestPath)
@@ -256,9 +283,18 @@ struct Train: ParsableCommand {
 }
 
 /// Parses `--hidden 256,128` into layer sizes.
+///
+/// Every item must be a positive integer: `--hidden ""` and `--hidden 128,,64` are errors,
+/// not an MLP with fewer layers than asked for. `--hidden none` means no hidden layer.
 func parseHiddenSizes(_ text: String) throws -> [Int] {
-    try text.split(separator: ",").map { s -> Int in
-        guard let v = Int(s.trimmingCharacters(in: .whitespaces)), v > 0 else { throw CLIError("--hidden: '\(s)' is not a positive layer size") }
+    if text.trimmingCharacters(in: .whitespaces) == "none" { return [] }
+    guard !text.trimmingCharacters(in: .whitespaces).isEmpty else {
+        throw CLIError("--hidden: empty; give comma-separated layer sizes such as 128 or 256,128 (or 'none' for no hidden layer)")
+    }
+    return try text.split(separator: ",", omittingEmptySubsequences: false).enumerated().map { (i, s) -> Int in
+        let item = s.trimmingCharacters(in: .whitespaces)
+        guard !item.isEmpty else { throw CLIError("--hidden '\(text)': item \(i + 1) is empty") }
+        guard let v = Int(item), v > 0 else { throw CLIError("--hidden '\(text)': '\(item)' is not a positive layer size") }
         return v
     }
 }

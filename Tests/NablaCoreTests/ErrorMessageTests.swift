@@ -41,6 +41,9 @@ final class ErrorMessageTests: XCTestCase {
         "reshapeOverflow": ({ _ = f23.reshaped([3, 6148914691236517206]) }, ["[3, 6148914691236517206]", "64 bits"]),
         "zerosOverflow": ({ _ = Tensor.zeros([1 << 40, 1 << 40]) }, ["[1099511627776, 1099511627776]", "64 bits"]),
         "negativeSize": ({ _ = Tensor.zeros([2, -3]) }, ["[2, -3]", "negative"]),
+        // A float32 index at or above 2²⁴ may be a neighbour rounded: it traps instead of selecting.
+        "float32IndexBeyondExact": ({ _ = Tensor.zeros([3, 2]).indexSelect(axis: 0, Tensor([16_777_217] as [Float])) },
+                                    ["indexSelect", "16777216", "float32", "float64 index tensor"]),
         "valuesShape": ({ _ = Tensor([1, 2, 3] as [Float], shape: [2, 2]) }, ["3 values", "[2, 2]"]),
         "backwardNoGrad": ({ f23.sum().backward() }, ["backward", "does not require gradients"]),
         "backwardNonScalar": ({ (f23.requiringGrad() * 2).backward() }, ["backward", "[2, 3]", "explicit upstream gradient"]),

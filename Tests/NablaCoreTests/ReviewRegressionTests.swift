@@ -65,4 +65,14 @@ final class ReviewRegressionTests: XCTestCase {
         XCTAssertEqual(x.linear(weight: w).floats, [0, 0, 0, 0, 0, 0])
         XCTAssertEqual(x.linear(weight: w, bias: Tensor([1, 2] as [Float])).floats, [1, 2, 1, 2, 1, 2])
     }
+
+    /// Rows beyond 2²⁴ are selected exactly through a float64 index tensor (a float32 one
+    /// traps: see ErrorMessageTests' float32IndexBeyondExact).
+    func testIndexBeyondTwoToThe24() {
+        let n = 16_777_219
+        let table = Tensor((0..<n).map(Double.init), shape: [n, 1])
+        let idx = Tensor([16_777_217, 16_777_218, 3] as [Double])
+        XCTAssertEqual(table.indexSelect(axis: 0, idx).doubles, [16_777_217, 16_777_218, 3])
+        XCTAssertEqual(table.gather(axis: 0, idx.reshaped([3, 1])).doubles, [16_777_217, 16_777_218, 3])
+    }
 }

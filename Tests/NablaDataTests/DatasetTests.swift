@@ -239,3 +239,15 @@ final class DatasetTests: XCTestCase {
         }
     }
 }
+
+/// Synthetic data sets as the CLI names them (hardening issue).
+final class SyntheticSizeTests: XCTestCase {
+    /// Each one has enough examples that the CLI's default 20 % test split is meaningful
+    /// (`--data parity` used to test on 3 examples).
+    func testEveryNamedSetHasAMeaningfulTestSplit() throws {
+        for name in Synthetic.names {
+            let d = try XCTUnwrap(Synthetic.named(name, seed: 0), name)
+            XCTAssertGreaterThanOrEqual(d.count / 5, 50, "\(name): \(d.count) examples give a test split of \(d.count / 5)")
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+import XCTest
+
+/// Silent wrong results, data loss and untrusted model files (the "CLI a user can trust"
+/// issue): each case failed (or succeeded wrongly) before its fix.
+extension CLITests {
+    /// Two outputs naming one file, or an output naming an input, are refused before any
+    /// work: `--history X --save X` used to replace the checkpoint with history JSON.
+    func testOutputsThatWouldOverwriteEachOtherOrAnInput() throws {
+        try assertCleanError(["train", "--epochs", "1", "--history", "x.json", "--save", "x.json"], mentions: ["--save", "--history", "same file"])
+        let t = try nabla(["train", "--epochs", "1", "--quiet", "--save", "ck.safetensors"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        let before = try Data(contentsOf: URL(fileURLWithPath: directory + "/ck.safetensors"))
+        try assertCleanError(["train", "--resume", "ck.safetensors", "--epochs", "2", "--history", "ck.safetensors"], mentions: ["same file"])
+        try assertCleanError(["train", "--resume", "ck.safetensors", "--epochs", "2", "--history", "./ck.safetensors"], mentions: ["same file"])
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: directory + "/ck.safetensors")), before, "the checkpoint is untouched")
+        try FileManager.default.createSymbolicLink(atPath: directory + "/link.json", withDestinationPath: directory + "/ck.safetensors")
+        try assertCleanError(["train", "--resume", "ck.safetensors", "--epochs", "2", "--history", "link.json"], mentions: ["same file"])
+        try assertCleanError(["train", "--save", "ck.best.safetensors", "--history", "ck.best.safetensors", "--epochs", "1"], mentions: ["same file"])
+        try assertCleanError(["train", "--save", "m.safetensors", "--history", "m.best.safetensors", "--epochs", "1"], mentions: ["best checkpoint"])
+        // Output onto an input.
+        try write("a,b,y\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n1,3,0\n2,4,1\n", to: "d.csv")
+        let csv = try String(contentsOfFile: directory + "/d.csv", encoding: .utf8)
+        try assertCleanError(["train", "--data", "csv:d.csv", "--save", "d.csv", "--epochs", "1"], mentions: ["--data", "destroy"])
+        try assertCleanError(["train", "--data", "csv:d.csv", "--history", "d.csv", "--epochs", "1"], mentions: ["--data"])
+        try write("input: [64]\nlayers:\n  - {type: linear, out: 10}\n", to: "a.yaml")
+        try assertCleanError(["train", "--model", "a.yaml", "--save", "a.yaml", "--epochs", "1"], mentions: ["--model"])
+        XCTAssertEqual(try String(contentsOfFile: directory + "/d.csv", encoding: .utf8), csv)
+        // Resuming into the same checkpoint is the normal case and still works.
+        let r = try nabla(["train", "--resume", "ck.safetensors", "--save", "ck.safetensors", "--epochs", "2", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+    }
+
+    /// A `--save` folder that cannot be written is reported before training, not after the first epoch.
+    func testUnwritableSaveFolderIsReportedBeforeTraining() throws {
+        try assertCleanError(["train", "--epochs", "1", "--save", "missing/m.safetensors"], mentions: ["does not exist"])
+        try assertCleanError(["train", "--epochs", "1", "--save", "/proc/m.safetensors"], mentions: ["cannot write"])
+        try FileManager.default.createDirectory(atPath: directory + "/dir.safetensors", withIntermediateDirectories: true)
+        try assertCleanError(["train", "--epochs", "1", "--save", "dir.safetensors"], mentions: ["is a folder"])
+        let r = try nabla(["train", "--epochs", "1", "--save", "/proc/m.safetensors"])
+        XCTAssertFalse(r.stderr.contains("epoch 1/1"), "refused before the first epoch: \(r.stderr)")
+    }
+
+    /// `--hidden ""` and `--hidden 128,,64` were silently accepted as fewer layers.
+    func testMalformedHiddenSizes() throws {
+        try assertCleanError(["train", "--hidden", "", "--epochs", "1"], mentions: ["--hidden", "empty"])
+        try assertCleanError(["train", "--hidden", "128,,64", "--epochs", "1"], mentions: ["item 2 is empty"])
+        try assertCleanError(["train", "--hidden", "128,", "--epochs", "1"], mentions: ["item 2 is empty"])
+        try assertCleanError(["summary", "--hidden", "12,x"], mentions: ["'x'"])
+        let none = try nabla(["summary", "--hidden", "none", "--inputs", "5", "--outputs", "3"])
+        XCTAssertEqual(none.status, 0, none.stderr)
+        XCTAssertTrue(none.stdout.contains("18"), "5·3 + 3 = 18 parameters: \(none.stdout)")
+    }
+
+    /// Negative option values: `--target -1` (the documented last column) used to fail with
+    /// "Missing value"; a negative seed is a clear usage error.
+    func testNegativeNumbersAsOptionValues() throws {
+        let iris = repoRoot.appendingPathComponent("Examples/data/iris.csv").path
+        let r = try nabla(["train", "--data", "csv:" + iris, "--target", "-1", "--epochs", "1", "--quiet", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let s = try nabla(["train", "--seed", "-1", "--epochs", "1"])
+        XCTAssertNotEqual(s.status, 0)
+        XCTAssertTrue(s.stderr.contains("'-1' is invalid for '--seed"), s.stderr)
+    }
+
+    /// Help text is wrapped by ArgumentParser, not hard-wrapped mid-sentence in the source.
+    func testHelpIsNotHardWrappedMidSentence() throws {
+        for cmd in ["train", "evaluate", "predict"] {
+            let h = try nabla([cmd, "--help"])
+            let lines = h.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            // A paragraph line that ends in the middle of a sentence and is much shorter than
+            // the terminal width is a hard wrap ("…The input" / "scaling fitted…").
+            for (i, line) in lines.enumerated() where i + 1 < lines.count {
+                let next = lines[i + 1]
+                guard !line.hasPrefix(" "), !line.isEmpty, !next.isEmpty, !next.hasPrefix(" "), !line.hasSuffix(":") else { continue }
+                XCTAssertGreaterThan(line.count, 60, "\(cmd) --help: short line inside a paragraph: '\(line)' / '\(next)'")
+            }
+        }
+    }
+}
