@@ -51,7 +51,12 @@ public struct DataSplit: Sendable, Equatable {
 /// Training checkpoints, from which a resumed run continues exactly as an uninterrupted one.
 ///
 /// A checkpoint is one safetensors file with the model's weights and architecture, the
-/// optimizer's state, the epoch, the random generators' states and the history.
+/// optimizer's state, the epoch, the random generators' states and what early stopping
+/// needs (the best validation loss and the epochs since it). The per-epoch history lives
+/// beside it in `NAME.history.jsonl`, one JSON line per epoch, appended at each save: inside
+/// the checkpoint it made every save cost more than the last (5,000 epochs of xor took
+/// 295 s with saves instead of 4.2 s). Restoring reads the lines up to the checkpoint's
+/// epoch and ignores a line cut short by a kill.
 ///
 /// A checkpoint is also a complete model file for `nabla evaluate` and `nabla predict`.
 public enum Checkpoint {
@@ -62,7 +67,8 @@ public enum Checkpoint {
             "nabla.step": String(trainer.step),
             "nabla.rng.shuffle": trainer.shuffleGenerator.state.map(String.init).joined(separator: ","),
             "nabla.rng.global": RandomGenerator.global.state.map(String.init).joined(separator: ","),
-            "nabla.history": trainer.history.json(),
+            "nabla.best_val_loss": "\(trainer.bestValidationLoss)",
+            "nabla.epochs_since_best": String(trainer.epochsSinceBest),
             "nabla.task": info.task.rawValue,
             "nabla.loss": info.loss.rawValue,
             "nabla.preprocessing": info.preprocessing.json(),
@@ -85,7 +91,53 @@ public enum Checkpoint {
         for (k, v) in state.metadata { meta["optimizer." + k] = v }
         var extra: [String: Tensor] = [:]
         for (k, v) in state.tensors { extra["optimizer." + k] = v }
+        // The history first: a kill between the two leaves lines beyond the checkpoint's
+        // epoch, which restore ignores, never a checkpoint whose history is missing epochs.
+        try writeHistory(of: trainer, beside: path)
         try ModelFile.save(trainer.model, spec: spec, to: path, metadata: meta, extraTensors: extra)
+    }
+
+    /// The history file that goes with a checkpoint: `NAME.history.jsonl` for `NAME.safetensors`.
+    public static func historyPath(for checkpoint: String) -> String {
+        (checkpoint.hasSuffix(".safetensors") ? String(checkpoint.dropLast(12)) : checkpoint) + ".history.jsonl"
+    }
+
+    /// Brings the history file beside `path` up to date: appends the records it lacks, or
+    /// rewrites it (atomically) the first time this trainer saves there.
+    static func writeHistory(of trainer: Trainer, beside path: String) throws {
+        let file = historyPath(for: path)
+        let records = trainer.history.epochs
+        func line(_ r: EpochRecord) -> String {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys]
+            // EpochRecord encodes non-finite numbers as null, so encoding cannot fail.
+            return ((try? enc.encode(r)).map { String(decoding: $0, as: UTF8.self) } ?? "{}") + "\n"
+        }
+        if let count = trainer.historySidecars[file], count <= records.count,
+           let handle = FileHandle(forWritingAtPath: file) {
+            defer { try? handle.close() }
+            do {
+                _ = try handle.seekToEnd()
+                try handle.write(contentsOf: Data(records[count...].map(line).joined().utf8))
+            } catch {
+                throw FileWriteError(path: file, message: "cannot append to the history: \(error.localizedDescription)")
+            }
+        } else {
+            try atomicWrite(Data(records.map(line).joined().utf8), to: file)
+        }
+        trainer.historySidecars[file] = records.count
+    }
+
+    /// The records of the history file beside `path` up to `epoch` (later ones belong to a
+    /// save that a kill interrupted); unreadable lines are skipped. Nil when there is no file.
+    static func readHistory(beside path: String, upTo epoch: Int) -> [EpochRecord]? {
+        guard let data = FileManager.default.contents(atPath: historyPath(for: path)) else { return nil }
+        var byEpoch: [Int: EpochRecord] = [:]
+        for line in data.split(separator: UInt8(ascii: "\n")) {
+            guard let r = try? JSONDecoder().decode(EpochRecord.self, from: Data(line)), r.epoch >= 1, r.epoch <= epoch else { continue }
+            byEpoch[r.epoch] = r
+        }
+        return byEpoch.keys.sorted().map { byEpoch[$0]! }
     }
 
     /// Reads the model info stored in a model file's metadata.
@@ -100,16 +152,45 @@ public enum Checkpoint {
         if let n = pre.featureCount, n != contents.spec.input.reduce(1, *) {
             throw ModelSpecError(message: "\(path): metadata 'nabla.preprocessing' has \(n) features but the architecture takes \(contents.spec.input.reduce(1, *))")
         }
+        // Every field is checked: a model file is input, and a wrong value here would
+        // otherwise surface later as a wrong result or a trap.
+        func invalid(_ key: String, _ value: String, _ rule: String) -> ModelSpecError {
+            ModelSpecError(message: "\(path): metadata '\(key)' is '\(value.prefix(40))\(value.count > 40 ? "…" : "")', but \(rule)")
+        }
         var split = DataSplit()
-        if let s = m["nabla.split.seed"] { guard let v = UInt64(s) else { throw bad("nabla.split.seed") }; split.seed = v }
-        if let s = m["nabla.split.test_fraction"] { guard let v = Double(s) else { throw bad("nabla.split.test_fraction") }; split.testFraction = v }
+        if let s = m["nabla.split.seed"] { guard let v = UInt64(s) else { throw invalid("nabla.split.seed", s, "it must be an integer in 0...\(UInt64.max)") }; split.seed = v }
+        if let s = m["nabla.split.test_fraction"] {
+            guard let v = Double(s), v > 0, v < 1 else { throw invalid("nabla.split.test_fraction", s, "it must be a number between 0 and 1") }
+            split.testFraction = v
+        }
         if let s = m["nabla.split.validation_fraction"] {
-            guard let v = Double(s) else { throw bad("nabla.split.validation_fraction") }
+            guard let v = Double(s), v >= 0, v < 1 else { throw invalid("nabla.split.validation_fraction", s, "it must be a number in [0, 1)") }
             split.validationFraction = v
         }
         split.target = m["nabla.split.target"]
-        return ModelInfo(task: task, classCount: m["nabla.classes"].flatMap(Int.init), loss: loss,
-                         preprocessing: pre, dataName: m["nabla.data"] ?? "", split: split)
+        var classes: Int?
+        if let s = m["nabla.classes"] {
+            guard let v = Int(s), v >= 1 else { throw invalid("nabla.classes", s, "it must be a positive integer") }
+            classes = v
+        }
+        let outputs = try contents.spec.outputShape().last ?? 0
+        if task == .classification {
+            guard let c = classes else { throw bad("nabla.classes") }
+            let expected = loss == .bceLogits ? 1 : c
+            guard outputs == expected else {
+                throw invalid("nabla.classes", String(c), "the architecture ends with \(outputs) outputs (a \(loss.rawValue) classifier of \(c) classes needs \(expected))")
+            }
+        } else if classes != nil {
+            throw invalid("nabla.classes", m["nabla.classes"]!, "a regression model has no classes")
+        }
+        let data = m["nabla.data"] ?? ""
+        guard data.count <= 4096, !data.contains("\0"), !data.contains("\n") else {
+            throw invalid("nabla.data", data, "it must be a data set name or csv:PATH on one line")
+        }
+        if let e = m["nabla.epoch"], Int(e).map({ $0 >= 0 }) != true {
+            throw invalid("nabla.epoch", e, "it must be a non-negative integer")
+        }
+        return ModelInfo(task: task, classCount: classes, loss: loss, preprocessing: pre, dataName: data, split: split)
     }
 
     /// Restores a checkpoint's optimizer state, epoch, generators and history into `trainer`.
@@ -123,8 +204,11 @@ public enum Checkpoint {
             guard w.count == 4 || w.count == 6 else { throw ModelSpecError(message: "\(path): '\(key)' is not a generator state") }
             return w
         }
-        guard let epoch = m["nabla.epoch"].flatMap(Int.init) else {
+        guard let e = m["nabla.epoch"] else {
             throw ModelSpecError(message: "\(path): not a checkpoint (no 'nabla.epoch'); it can be evaluated but not resumed")
+        }
+        guard let epoch = Int(e), epoch >= 0 else {
+            throw ModelSpecError(message: "\(path): metadata 'nabla.epoch' must be a non-negative integer, got '\(e)'")
         }
         if let name = m["nabla.optimizer"], name != trainer.optimizer.name {
             throw ModelSpecError(message: "\(path): checkpoint was written by \(name), cannot resume with \(trainer.optimizer.name)")
@@ -143,13 +227,32 @@ public enum Checkpoint {
             }
         }
         trainer.completedEpochs = epoch
-        if let s = m["nabla.step"].flatMap(Int.init) { trainer.step = s }
-        if let h = m["nabla.history"] {
+        if let s = m["nabla.step"] {
+            guard let v = Int(s), v >= 0 else { throw ModelSpecError(message: "\(path): metadata 'nabla.step' must be a non-negative integer, got '\(s)'") }
+            trainer.step = v
+        }
+        if let s = m["nabla.best_val_loss"] {
+            guard let v = Double(s), !v.isNaN else {
+                throw ModelSpecError(message: "\(path): metadata 'nabla.best_val_loss' must be a number, got '\(s)'")
+            }
+            trainer.bestValidationLoss = v
+        }
+        if let s = m["nabla.epochs_since_best"] {
+            guard let v = Int(s), v >= 0, v <= epoch else {
+                throw ModelSpecError(message: "\(path): metadata 'nabla.epochs_since_best' must be an integer in 0...\(epoch), got '\(s)'")
+            }
+            trainer.epochsSinceBest = v
+        }
+        if let recs = readHistory(beside: path, upTo: epoch) {
+            trainer.history.epochs = recs
+        } else if let h = m["nabla.history"] {
+            // Checkpoints written before the history left the file: read the early-stopping state from it.
             guard let recs = try? JSONDecoder().decode([EpochRecord].self, from: Data(h.utf8)) else {
                 throw ModelSpecError(message: "\(path): metadata 'nabla.history' is not a valid training history")
             }
             trainer.history.epochs = recs
             trainer.bestValidationLoss = recs.compactMap(\.validationLoss).min() ?? .infinity
+            trainer.epochsSinceBest = recs.firstIndex { $0.validationLoss == trainer.bestValidationLoss }.map { recs.count - 1 - $0 } ?? 0
         }
         trainer.scheduler?.setEpoch(epoch)
     }

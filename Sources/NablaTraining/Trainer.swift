@@ -91,6 +91,11 @@ public final class Trainer {
     public private(set) var bestState: [String: Tensor]?
     /// The best validation loss seen so far.
     public internal(set) var bestValidationLoss = Double.infinity
+    /// Validated epochs since the best validation loss (what early stopping counts).
+    public internal(set) var epochsSinceBest = 0
+    /// The history files beside the checkpoints written, and how many records each holds
+    /// (so the next save appends instead of rewriting).
+    var historySidecars: [String: Int] = [:]
     /// Global step counter (batches seen), used in error messages.
     public internal(set) var step = 0
     /// Called after every epoch (e.g. to write a checkpoint).
@@ -112,8 +117,6 @@ public final class Trainer {
     public func fit(_ train: TensorDataset, validation: TensorDataset? = nil, epochs: Int, batchSize: Int) throws -> History {
         nablaCheck(epochs >= 0 && batchSize > 0, "fit: epochs must be ≥ 0 and batch size > 0, got \(epochs) and \(batchSize)")
         let loader = DataLoader(train, batchSize: batchSize, shuffle: true, generator: shuffleGenerator)
-        // Epochs since the best validation loss (from the history, so a resumed run keeps counting).
-        var sinceBest = history.epochs.firstIndex { $0.validationLoss == bestValidationLoss }.map { history.epochs.count - 1 - $0 } ?? 0
         while completedEpochs < epochs {
             let epoch = completedEpochs + 1
             model.train()
@@ -151,9 +154,9 @@ public final class Trainer {
                 if m.loss < bestValidationLoss {
                     bestValidationLoss = m.loss
                     bestState = model.stateDict().mapValues { $0.clone().detached() }
-                    sinceBest = 0
+                    epochsSinceBest = 0
                 } else {
-                    sinceBest += 1
+                    epochsSinceBest += 1
                 }
             }
             scheduler?.step()
@@ -162,7 +165,7 @@ public final class Trainer {
             history.epochs.append(record)
             progress.epochEnd(record, epochs: epochs)
             try onEpochEnd?(self, record)
-            if let patience = earlyStoppingPatience, validation != nil, sinceBest >= patience {
+            if let patience = earlyStoppingPatience, validation != nil, epochsSinceBest >= patience {
                 progress.message("early stopping: no validation improvement for \(patience) epochs")
                 break
             }

@@ -37,7 +37,9 @@ struct DataOptions: ParsableArguments {
             all = try Datasets.digits()
         } else if data.hasPrefix("csv:") {
             let path = String(data.dropFirst(4))
-            guard FileManager.default.isReadableFile(atPath: path) else { throw CLIError("\(path): file not found or not readable") }
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw CLIError("\(path): file not found or not readable\(self.data == nil ? " (the data set named in the model file; --data overrides it)" : "")")
+            }
             let t: CSVTarget
             if let s = target { t = Int(s).map { .index($0) } ?? .name(s) } else { t = .index(-1) }
             all = try Datasets.csv(path: path, target: t, task: task ?? defaultTask ?? .classification)
@@ -66,6 +68,35 @@ struct ResourceOptions: ParsableArguments {
         }
         return ResourceLimits(maxBytes: b)
     }
+}
+
+/// The data set a model file suggests, made safe to use without the user's `--data`.
+///
+/// A model file is input from anyone. It may name a built-in or synthetic data set, or a
+/// CSV file *relative to the model file's folder* and inside it; any other path (absolute,
+/// or leaving the folder with `..`) is refused with a message saying how to pass it
+/// explicitly, so that handing `nabla evaluate` a stranger's model never reads other files.
+func suggestedData(_ stored: String, modelPath: String) throws -> String {
+    guard stored.hasPrefix("csv:") else { return stored.isEmpty ? "digits" : stored }
+    let path = String(stored.dropFirst(4))
+    let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+    guard !path.hasPrefix("/"), !path.hasPrefix("~"), !parts.contains(".."), !path.isEmpty else {
+        throw CLIError("\(modelPath): the model names its data as \(stored), outside the model file's folder; a model file cannot make nabla read that file, so pass --data yourself (--data overrides the stored name)")
+    }
+    let folder = URL(fileURLWithPath: modelPath).deletingLastPathComponent()
+    return "csv:" + folder.appendingPathComponent(path).standardizedFileURL.path
+}
+
+/// The data name to store in a model file saved at `modelPath`: a CSV path relative to
+/// the model file's folder when the CSV is inside it (so the pair can move together and
+/// `evaluate` works from any directory), else the absolute path, which `evaluate` shows
+/// but will not open without `--data`.
+func storedDataName(_ data: String, modelPath: String?) -> String {
+    guard data.hasPrefix("csv:"), let modelPath else { return data }
+    let csv = URL(fileURLWithPath: String(data.dropFirst(4))).standardizedFileURL.resolvingSymlinksInPath().path
+    let folder = URL(fileURLWithPath: modelPath).deletingLastPathComponent().standardizedFileURL.resolvingSymlinksInPath().path
+    let prefix = folder.hasSuffix("/") ? folder : folder + "/"
+    return "csv:" + (csv.hasPrefix(prefix) ? String(csv.dropFirst(prefix.count)) : csv)
 }
 
 /// Whether two paths name one file: the same resolved path, or the same inode when both exist.

@@ -36,7 +36,7 @@ struct Evaluate: ParsableCommand {
         let contents = try ModelFile.load(load, limits: limits)
         let info = try Checkpoint.info(from: contents, path: load)
         var (train, test, _) = try dataOptions.load(seed: seed ?? info.split.seed, defaultTask: info.task,
-                                                    defaultData: info.dataName.isEmpty ? "digits" : info.dataName,
+                                                    defaultData: dataOptions.data == nil ? try suggestedData(info.dataName, modelPath: load) : "digits",
                                                     testFraction: dataOptions.testFraction ?? info.split.testFraction,
                                                     target: dataOptions.target ?? info.split.target)
         // Labels the model cannot predict anywhere in the data mean the wrong data or model,

@@ -113,7 +113,11 @@ struct Train: ParsableCommand {
     /// cannot be written, before any work is done.
     func checkFiles() throws {
         var outputs: [(String, String)] = []
-        if let s = save ?? resume { outputs += [("--save", s), ("the best checkpoint", Train.bestPath(for: s))] }
+        if let s = save ?? resume {
+            let best = Train.bestPath(for: s)
+            outputs += [("--save", s), ("the best checkpoint", best), ("the checkpoint's history", Checkpoint.historyPath(for: s)),
+                        ("the best checkpoint's history", Checkpoint.historyPath(for: best))]
+        }
         if let h = history { outputs.append(("--history", h)) }
         var inputs: [(String, String)] = []
         if let d = dataOptions.data, d.hasPrefix("csv:") { inputs.append(("--data", String(d.dropFirst(4)))) }
@@ -153,8 +157,10 @@ struct Train: ParsableCommand {
         let validation = split.validationFraction
         Random.seed(seed)
         let defaultTask: TaskKind? = storedInfo?.task ?? loss.map { $0.isClassification ? .classification : .regression }
+        // The data: --data, else what the checkpoint suggests (only a safe relative path), else digits.
+        let dataUsed = try dataOptions.data ?? storedInfo.map { try suggestedData($0.dataName, modelPath: resume!) } ?? "digits"
         var (train, test, scaling) = try dataOptions.load(seed: seed, defaultTask: defaultTask,
-                                                          defaultData: storedInfo?.dataName ?? "digits",
+                                                          defaultData: dataUsed,
                                                           testFraction: split.testFraction, target: split.target)
         let task = train.task
         let lossKind = loss ?? storedInfo?.loss ?? (task == .classification ? .crossEntropy : .mse)
@@ -181,6 +187,7 @@ struct Train: ParsableCommand {
         if let contents = restored, let stored = storedInfo {
             info = stored
             info.split = split
+            info.dataName = storedDataName(dataUsed, modelPath: save ?? resume)
             spec = contents.spec
             net = contents.model
         } else {
@@ -196,7 +203,7 @@ struct Train: ParsableCommand {
                 spec = ModelSpec.mlp(inputs: train.inputShape.reduce(1, *), hidden: sizes, outputs: outputs, activation: activation, dropout: dropout)
             }
             info = ModelInfo(task: task, classCount: task == .classification ? classes : nil, loss: lossKind,
-                             preprocessing: scaling.fit(train), dataName: dataOptions.data ?? "digits", split: split)
+                             preprocessing: scaling.fit(train), dataName: storedDataName(dataUsed, modelPath: save), split: split)
             // Training holds the weights, their gradients and up to two optimizer moments.
             let count = try spec.parameterCount()
             try limits.check(bytes: CheckedSize.product(count, 4 * DType.float32.byteSize),
@@ -239,8 +246,9 @@ struct Train: ParsableCommand {
         if let path = save {
             let bestPath = Train.bestPath(for: path)
             // A run killed in the middle of a save leaves its temporary file; this run owns the names now.
-            removeStaleTemporaryFiles(for: path)
-            removeStaleTemporaryFiles(for: bestPath)
+            for p in [path, bestPath, Checkpoint.historyPath(for: path), Checkpoint.historyPath(for: bestPath)] {
+                removeStaleTemporaryFiles(for: p)
+            }
             var best = trainer.bestValidationLoss   // after a resume: the best so far
             trainer.onEpochEnd = { t, record in
                 try Checkpoint.save(t, spec: spec, info: info, to: path)

@@ -78,3 +78,94 @@ extension CLITests {
         }
     }
 }
+
+extension CLITests {
+    /// A model file's metadata naming `csv:/etc/…` made `evaluate` read that file and print
+    /// its first lines. Now a stored path is used only when it is relative and inside the
+    /// model file's folder; anything else needs the user's own `--data`.
+    func testModelFileCannotMakeEvaluateReadOtherFiles() throws {
+        try write("secret_a,secret_b\nTOPSECRET1,TOPSECRET2\nTOPSECRET3,TOPSECRET4\n", to: "secret.csv")
+        let t = try nabla(["train", "--epochs", "1", "--quiet", "--save", "m.safetensors"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        for suggested in ["csv:" + directory + "/secret.csv", "csv:../" + URL(fileURLWithPath: directory).lastPathComponent + "/secret.csv",
+                          "csv:/etc/passwd", "csv:~/x.csv"] {
+            try editHeader("m.safetensors", "evil.safetensors") { h in
+                var meta = h["__metadata__"] as! [String: Any]
+                meta["nabla.data"] = suggested
+                h["__metadata__"] = meta
+            }
+            for args in [["evaluate", "--load", "evil.safetensors"], ["train", "--resume", "evil.safetensors", "--epochs", "2"]] {
+                let r = try nabla(args)
+                XCTAssertEqual(r.status, 1, "\(suggested): \(r.stderr)")
+                XCTAssertTrue(r.stderr.contains("--data"), r.stderr)
+                XCTAssertFalse(r.stderr.contains("TOPSECRET") || r.stderr.contains("secret_a") || r.stderr.contains("root:"), "file content leaked: \(r.stderr)")
+            }
+        }
+        // The user's own --data is always honoured.
+        let ok = try nabla(["evaluate", "--load", "evil.safetensors", "--data", "digits"])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+    }
+
+    /// The CSV path is stored relative to the model file, so `evaluate` works from another
+    /// directory (it failed: the path was stored as typed, relative to where train ran).
+    func testRelativeDataPathsSurviveAChangeOfDirectory() throws {
+        try FileManager.default.createDirectory(atPath: directory + "/project/data", withIntermediateDirectories: true)
+        let iris = try String(contentsOf: repoRoot.appendingPathComponent("Examples/data/iris.csv"), encoding: .utf8)
+        try write(iris, to: "project/data/iris.csv")
+        try FileManager.default.createDirectory(atPath: directory + "/project/models", withIntermediateDirectories: true)
+        // The model is saved in project/, which holds data/iris.csv: the path is stored as
+        // data/iris.csv, relative to the model file.
+        let t = try nabla(["train", "--data", "csv:project/data/iris.csv", "--target", "species", "--epochs", "3", "--quiet", "--json", "--save", "project/iris.safetensors"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        let acc = try XCTUnwrap(try lastJSON(t)["test_accuracy"] as? Double)
+        try FileManager.default.createDirectory(atPath: directory + "/elsewhere", withIntermediateDirectories: true)
+        let runFromElsewhere = try nablaIn("elsewhere", ["evaluate", "--load", "../project/iris.safetensors", "--json"])
+        XCTAssertEqual(runFromElsewhere.status, 0, runFromElsewhere.stderr)
+        XCTAssertEqual(try XCTUnwrap(try lastJSON(runFromElsewhere)["test_accuracy"] as? Double), acc, accuracy: 1e-9)
+        // A model saved next to a data folder it does not contain stores an absolute path;
+        // evaluate names it and asks for --data instead of opening it.
+        let u = try nabla(["train", "--data", "csv:project/data/iris.csv", "--target", "species", "--epochs", "1", "--quiet", "--save", "project/models/m.safetensors"])
+        XCTAssertEqual(u.status, 0, u.stderr)
+        let e = try nablaIn("elsewhere", ["evaluate", "--load", "../project/models/m.safetensors"])
+        XCTAssertEqual(e.status, 1)
+        XCTAssertTrue(e.stderr.contains("iris.csv") && e.stderr.contains("--data"), e.stderr)
+        let f = try nablaIn("elsewhere", ["evaluate", "--load", "../project/models/m.safetensors", "--data", "csv:../project/data/iris.csv", "--target", "species"])
+        XCTAssertEqual(f.status, 0, f.stderr)
+    }
+
+    /// Runs `nabla` in a sub-folder of the test's directory.
+    func nablaIn(_ sub: String, _ args: [String]) throws -> Run {
+        let saved = directory!
+        directory = saved + "/" + sub
+        defer { directory = saved }
+        return try nabla(args)
+    }
+
+    /// Metadata values are validated with the key and the rule in the error:
+    /// `nabla.classes="abc"` and `nabla.epoch=-3` used to be accepted.
+    func testMetadataValuesAreValidated() throws {
+        let t = try nabla(["train", "--epochs", "1", "--quiet", "--save", "m.safetensors"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        let cases: [(String, String, [String])] = [
+            ("nabla.classes", "abc", ["nabla.classes", "positive integer"]),
+            ("nabla.classes", "-2", ["nabla.classes"]),
+            ("nabla.classes", "7", ["nabla.classes", "10 outputs"]),
+            ("nabla.epoch", "-3", ["nabla.epoch", "non-negative"]),
+            ("nabla.split.test_fraction", "1.5", ["nabla.split.test_fraction"]),
+            ("nabla.split.validation_fraction", "nan", ["nabla.split.validation_fraction"]),
+            ("nabla.split.seed", "-1", ["nabla.split.seed"]),
+            ("nabla.step", "-5", ["nabla.step"]),
+            ("nabla.epochs_since_best", "x", ["nabla.epochs_since_best"]),
+        ]
+        for (key, value, mentions) in cases {
+            try editHeader("m.safetensors", "bad.safetensors") { h in
+                var meta = h["__metadata__"] as! [String: Any]
+                meta[key] = value
+                h["__metadata__"] = meta
+            }
+            let cmd = key == "nabla.step" || key == "nabla.epochs_since_best" ? ["train", "--resume", "bad.safetensors", "--epochs", "3"]
+                                                                              : ["evaluate", "--load", "bad.safetensors"]
+            try assertCleanError(cmd, mentions: mentions)
+        }
+    }
+}

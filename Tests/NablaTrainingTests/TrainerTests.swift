@@ -192,6 +192,58 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(try t2.fit(train, epochs: 4, batchSize: 64).epochs.count, 4)
     }
 
+    /// The checkpoint no longer carries the history: its size is the same at epoch 5,000 as at
+    /// epoch 1 (it grew to ~1 MB before), and the history file beside it grows by one line per
+    /// save (appended, not rewritten).
+    func testCheckpointSizeIsFlatInTheEpochCount() throws {
+        let t = try newTrainer()
+        let (train, val) = moons()
+        try t.fit(train, validation: val, epochs: 1, batchSize: 64)
+        let path = directory + "/flat.safetensors"
+        try Checkpoint.save(t, spec: spec, info: info(), to: path)
+        let size1 = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        let record = t.history.epochs[0]
+        t.history.epochs += (2...5000).map { e in var r = record; r.epoch = e; return r }
+        t.completedEpochs = 5000
+        try Checkpoint.save(t, spec: spec, info: info(), to: path)
+        let size5000 = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        XCTAssertLessThan(abs(size5000 - size1), 16, "only the epoch number's digits may differ: \(size1) vs \(size5000)")
+        let historyFile = Checkpoint.historyPath(for: path)
+        XCTAssertEqual(historyFile, directory + "/flat.history.jsonl")
+        let lines = try String(contentsOfFile: historyFile, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 5000)
+        // One more epoch appends exactly one line: the bytes before it are unchanged.
+        let before = try Data(contentsOf: URL(fileURLWithPath: historyFile))
+        var r = record; r.epoch = 5001
+        t.history.epochs.append(r); t.completedEpochs = 5001
+        try Checkpoint.save(t, spec: spec, info: info(), to: path)
+        let after = try Data(contentsOf: URL(fileURLWithPath: historyFile))
+        XCTAssertEqual(after.prefix(before.count), before)
+        XCTAssertEqual(after.dropFirst(before.count).filter { $0 == UInt8(ascii: "\n") }.count, 1)
+    }
+
+    /// A kill between appending the history and renaming the checkpoint leaves lines beyond
+    /// the checkpoint's epoch, possibly one cut short: restore keeps the epochs it covers.
+    func testRestoreIgnoresHistoryBeyondTheCheckpoint() throws {
+        let t = try newTrainer()
+        let (train, val) = moons()
+        try t.fit(train, validation: val, epochs: 3, batchSize: 64)
+        let path = directory + "/k.safetensors"
+        try Checkpoint.save(t, spec: spec, info: info(), to: path)
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: Checkpoint.historyPath(for: path)))
+        _ = try h.seekToEnd()
+        try h.write(contentsOf: Data(#"{"epoch":4,"lr":0.02,"samples_per_second":1,"seconds":1,"train_loss":0.1}"#.utf8 + [10]))
+        try h.write(contentsOf: Data(#"{"epoch":5,"lr":0.0"#.utf8))
+        try h.close()
+        let c = try ModelFile.load(path)
+        let r = makeTrainer(model: c.model)
+        try Checkpoint.restore(r, from: c, path: path)
+        XCTAssertEqual(r.history.epochs.map(\.epoch), [1, 2, 3])
+        XCTAssertEqual(bits(r.history), bits(t.history))
+        XCTAssertEqual(r.epochsSinceBest, t.epochsSinceBest)
+        XCTAssertEqual(r.bestValidationLoss, t.bestValidationLoss)
+    }
+
     func testEarlyStoppingCountsAcrossAResume() throws {
         let (train, val) = moons()
         let model = try spec.build(generator: RandomGenerator(seed: 1))
