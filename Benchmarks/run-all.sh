@@ -31,4 +31,5 @@ peer "$SHARED/bench_mlp.py" --fw torch --epochs 5 --data "$FM" | log
 peer "$SHARED/bench_mlp.py" --fw jax --epochs 5 --data "$FM" | log
 NABLA_BLAS=openblas $B mlp | sed 's/"bench":"fashion_mlp"/"bench":"fashion_mlp","gemm_path":"openblas"/' | log
 $B mlp | log
+$B checkpoint | log
 echo "wrote $out" >&2

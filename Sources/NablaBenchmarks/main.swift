@@ -2,7 +2,7 @@
 // kernels at 10 M elements, one training step of a tiny MLP, and an epoch of the
 // Fashion-MNIST MLP. Prints one JSON object per line; run in release mode:
 //
-//   swift run -c release NablaBenchmarks [gemm] [elementwise] [tiny] [mlp] [--quick]
+//   swift run -c release NablaBenchmarks [gemm] [elementwise] [tiny] [mlp] [checkpoint] [--quick]
 //
 // Benchmarks/peers.py runs the same workloads in NumPy and PyTorch; compare ratios from
 // one session (see BENCHMARKS.md).
@@ -177,4 +177,42 @@ if wants("mlp") {
     } catch {
         emit(["bench": "fashion_mlp", "skipped": "\(error)"])
     }
+}
+
+// MARK: Checkpoint cost against the epoch count
+
+if wants("checkpoint") {
+    // A Fashion-MNIST-sized MLP with Adam's moments: a checkpoint of about 3.2 MB.
+    let spec = ModelSpec.mlp(inputs: 784, hidden: [256, 128], outputs: 10)
+    let model = try spec.build(generator: RandomGenerator(seed: 0))
+    let trainer = Trainer(model: model, optimizer: Adam(model.parameters(), lr: 1e-3), loss: .crossEntropy)
+    let info = ModelInfo(task: .classification, classCount: 10, loss: .crossEntropy, preprocessing: .scale(1 / 255), dataName: "fashion-mnist")
+    let dir = NSTemporaryDirectory() + "nabla-bench-ckpt-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let record = EpochRecord(epoch: 1, trainLoss: 0.41234567, trainAccuracy: 0.8512345, validationLoss: 0.3912345,
+                             validationAccuracy: 0.861234, learningRate: 1e-3, seconds: 1.2345678, samplesPerSecond: 48765.4321)
+    var results: [String: Double] = [:]
+    for epochs in [1, 5000, 1, 5000] {
+        trainer.history.epochs = (1...epochs).map { e in var r = record; r.epoch = e; return r }
+        trainer.completedEpochs = epochs
+        let path = dir + "/ck\(epochs).safetensors"
+        try Checkpoint.save(trainer, spec: spec, info: info, to: path)   // the first save writes the history file whole
+        let t = measure(reps: 5, minTime: 0.3) {
+            // Each timed save is one more epoch, as in training: one history line appended.
+            trainer.completedEpochs += 1
+            var r = record; r.epoch = trainer.completedEpochs
+            trainer.history.epochs.append(r)
+            try? Checkpoint.save(trainer, spec: spec, info: info, to: path)
+        }
+        results["\(epochs)", default: .infinity] = min(results["\(epochs)", default: .infinity], t.median)
+    }
+    // The layout before: the whole history as JSON inside every checkpoint.
+    trainer.history.epochs = (1...5000).map { e in var r = record; r.epoch = e; return r }
+    let old = measure(reps: 5, minTime: 0.3) {
+        try? ModelFile.save(model, spec: spec, to: dir + "/old.safetensors", metadata: ["nabla.history": trainer.history.json()])
+    }
+    emit(["bench": "checkpoint_save", "epoch1_ms": r3(results["1"]! * 1000), "epoch5000_ms": r3(results["5000"]! * 1000),
+          "ratio_5000_to_1": r3(results["5000"]! / results["1"]!),
+          "history_inside_at_5000_ms": r3(old.median * 1000), "history_inside_ratio_to_epoch1": r3(old.median / results["1"]!)])
 }
