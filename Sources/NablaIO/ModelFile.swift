@@ -74,6 +74,13 @@ public enum ModelFile {
             throw ModelSpecError(message: "\(path): not a Nabla model file (no '\(architectureKey)' in the safetensors metadata)")
         }
         let spec = try ModelSpec.parse(json, source: "\(path) (architecture metadata)")
+        // The file must hold the weights it declares: a few bytes of header naming huge layers
+        // would otherwise make us allocate them before the weights are found missing.
+        let declared = try spec.parameterCount()
+        let held = file.entries.reduce(0) { $0 &+ (Shape.checkedCount($1.shape) ?? 0) }
+        guard held >= declared else {
+            throw ModelSpecError(message: "\(path): the architecture declares \(declared) parameters but the file holds only \(held) values; the weights are missing or the file is truncated")
+        }
         let model: Sequential
         do { model = try spec.build(generator: RandomGenerator(seed: 0), limits: limits) } catch let e as ResourceLimitError {
             throw ResourceLimitError(message: "\(path): \(e.message)")

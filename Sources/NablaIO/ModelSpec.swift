@@ -250,6 +250,44 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         return Sequential(modules)
     }
 
+    /// The layer table of ``NablaNN/Module/summary(inputShape:dtype:)``, computed from the
+    /// architecture alone: shapes from ``validated()``, counts from ``parameterCount()``.
+    /// Nothing is built or allocated, so it is safe on any architecture.
+    public func summary() throws -> String {
+        let shapes = try validated()
+        var rows: [(String, String, String)] = []
+        var shape = input
+        var total = 0
+        for (i, l) in layers.enumerated() {
+            let n = ModelSpec.layerParameters(l, inFeatures: shape.last!) ?? 0
+            total = CheckedSize.sum(total, n) ?? Int.max
+            let type: String
+            switch l.type {
+            case "linear": type = "Linear"
+            case "maxout": type = "Maxout"
+            case "dropout": type = "Dropout"
+            case "flatten": type = "Flatten"
+            case "reshape": type = "Reshape"
+            default: type = ModelSpec.activationLayer(l).typeName
+            }
+            rows.append(("layers.\(i) (\(type))", "\([1] + shapes[i])", "\(n)"))
+            shape = shapes[i]
+        }
+        let header = ("Layer", "Output shape", "Param #")
+        let w0 = max(header.0.count, rows.map { $0.0.count }.max() ?? 0) + 2
+        let w1 = max(header.1.count, rows.map { $0.1.count }.max() ?? 0) + 2
+        let w2 = max(header.2.count, rows.map { $0.2.count }.max() ?? 0)
+        func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(0, w - s.count)) }
+        func lpad(_ s: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - s.count)) + s }
+        var out = "Sequential summary for input shape \([1] + input)\n"
+        out += pad(header.0, w0) + pad(header.1, w1) + lpad(header.2, w2) + "\n"
+        out += String(repeating: "=", count: w0 + w1 + w2) + "\n"
+        for r in rows { out += pad(r.0, w0) + pad(r.1, w1) + lpad(r.2, w2) + "\n" }
+        out += String(repeating: "=", count: w0 + w1 + w2) + "\n"
+        out += "Total parameters: \(total) (trainable: \(total), frozen: 0)\n"
+        return out
+    }
+
     static func activationLayer(_ l: LayerSpec) -> Module {
         switch l.type {
         case "identity": return Identity()

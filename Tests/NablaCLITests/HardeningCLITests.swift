@@ -73,7 +73,10 @@ extension CLITests {
     func testAbsurdSizesAreRefusedBeforeAllocating() throws {
         try assertCleanError(["train", "--hidden", "100000,100000", "--epochs", "1"], mentions: ["--max-memory", "parameters"])
         try write("input: [4]\nlayers:\n  - {type: linear, out: 16000000000}\n", to: "huge.yaml")
-        try assertCleanError(["summary", "--model", "huge.yaml"], mentions: ["--max-memory"])
+        // summary counts from the architecture alone, so it can describe it without building it.
+        let s = try nabla(["summary", "--model", "huge.yaml"])
+        XCTAssertEqual(s.status, 0, s.stderr)
+        XCTAssertTrue(s.stdout.contains("Total parameters: 80000000000"), s.stdout)
         try assertCleanError(["train", "--model", "huge.yaml", "--epochs", "1"], mentions: ["--max-memory"])
         // Overflowing sizes: the element count does not fit in 64 bits.
         try write("input: [4]\nlayers:\n  - {type: linear, out: 9223372036854775807}\n", to: "overflow.yaml")
@@ -93,15 +96,17 @@ extension CLITests {
             meta["nabla.architecture"] = #"{"input":[64],"layers":[{"type":"linear","out":4000000000},{"type":"linear","out":10}]}"#
             h["__metadata__"] = meta
         }
-        for cmd in ["evaluate", "summary"] {
-            try assertCleanError([cmd, "--load", "bomb.safetensors"], mentions: ["bomb.safetensors", "--max-memory"])
+        for cmd in ["evaluate", "summary", "predict"] {
+            let extra = cmd == "predict" ? ["--input", "m.safetensors"] : []
+            try assertCleanError([cmd, "--load", "bomb.safetensors"] + extra, mentions: ["bomb.safetensors", "holds only"])
         }
         // The flag raises (or lowers) the limit, and its value is checked.
         try assertCleanError(["train", "--max-memory", "1k", "--epochs", "1"], mentions: ["above the limit of 1.0 KiB"])
         try assertCleanError(["train", "--max-memory", "lots", "--epochs", "1"], mentions: ["--max-memory"])
         // 64·3000 + 3000 + 3000·10 + 10 = 225,010 parameters: 900,040 bytes in float32.
-        try assertCleanError(["summary", "--hidden", "3000", "--max-memory", "800k"], mentions: ["225010 parameters"])
-        let ok = try nabla(["summary", "--hidden", "3000", "--max-memory", "1M"])
+        // Training needs 16 bytes per parameter (weights, gradients, two Adam moments): 3,600,160.
+        try assertCleanError(["train", "--hidden", "3000", "--max-memory", "3M", "--epochs", "1"], mentions: ["225010 parameters"])
+        let ok = try nabla(["train", "--hidden", "3000", "--max-memory", "4M", "--epochs", "1", "--quiet"])
         XCTAssertEqual(ok.status, 0, ok.stderr)
     }
 

@@ -352,6 +352,17 @@ final class ModelSpecSizeTests: XCTestCase {
         XCTAssertThrowsError(try overflow.parameterCount()) { e in XCTAssertTrue("\(e)".contains("overflow"), "\(e)") }
     }
 
+    /// The summary computed from the spec alone is the built model's summary, line for line.
+    func testSpecSummaryEqualsTheBuiltModelsSummary() throws {
+        let specs = [ModelSpec.mlp(inputs: 5, hidden: [10, 20], outputs: 3, activation: "gelu", dropout: 0.1),
+                     ModelSpec(input: [8, 8], layers: [LayerSpec(type: "flatten"), LayerSpec(type: "maxout", out: 6, pieces: 2),
+                                                       LayerSpec(type: "leaky_relu", alpha: 0.2), LayerSpec(type: "reshape", shape: [2, 3]),
+                                                       LayerSpec(type: "linear", out: 4, bias: false), LayerSpec(type: "softmax", axis: -1)])]
+        for spec in specs {
+            XCTAssertEqual(try spec.summary(), try spec.build().summary(inputShape: [1] + spec.input))
+        }
+    }
+
     /// `--max-memory` sizes.
     func testParseSize() {
         XCTAssertEqual(ResourceLimits.parseSize("4G"), 4 << 30)
