@@ -49,6 +49,21 @@ public struct Metrics: Codable, Sendable, Equatable {
     public var count: Int
 }
 
+/// Training stopped because ``Trainer/shouldStop`` asked it to (Ctrl-C, SIGTERM, a time limit).
+///
+/// The model holds the weights after the last completed step; the epoch in progress is
+/// abandoned, so a checkpoint from the end of the previous epoch resumes exactly.
+public struct TrainingInterrupted: Error, CustomStringConvertible, Sendable {
+    /// The epoch that was in progress (1-based).
+    public let epoch: Int
+    /// Epochs completed before the interruption.
+    public let completedEpochs: Int
+    /// Steps (batches) completed in total.
+    public let step: Int
+    /// A one-line description.
+    public var description: String { "training interrupted in epoch \(epoch) after step \(step) (\(completedEpochs) epochs complete)" }
+}
+
 /// Thrown when training cannot go on: the loss became NaN or infinite.
 public struct TrainingError: Error, CustomStringConvertible, LocalizedError, Sendable {
     /// What happened, where (epoch, step, layer).
@@ -98,6 +113,9 @@ public final class Trainer {
     var historySidecars: [String: Int] = [:]
     /// Global step counter (batches seen), used in error messages.
     public internal(set) var step = 0
+    /// Asked before every step; returning true stops training with ``TrainingInterrupted``
+    /// (the CLI answers Ctrl-C and SIGTERM this way, so no save is cut in half).
+    public var shouldStop: (() -> Bool)?
     /// Called after every epoch (e.g. to write a checkpoint).
     public var onEpochEnd: ((Trainer, EpochRecord) throws -> Void)?
 
@@ -124,6 +142,9 @@ public final class Trainer {
             let start = Date()
             var lossSum = 0.0, correct = 0, seen = 0, batchIndex = 0
             for batch in loader {
+                if let stop = shouldStop, stop() {
+                    throw TrainingInterrupted(epoch: epoch, completedEpochs: completedEpochs, step: step)
+                }
                 batchIndex += 1
                 step += 1
                 optimizer.zeroGrad()

@@ -243,6 +243,8 @@ struct Train: ParsableCommand {
             }
         }
         let save = self.save ?? resume   // a resumed run keeps its checkpoint up to date
+        // Where the last complete checkpoint is, for the message after Ctrl-C.
+        var lastSaved: (path: String, epoch: Int)? = resume.map { ($0, trainer.completedEpochs) }
         if let path = save {
             let bestPath = Train.bestPath(for: path)
             // A run killed in the middle of a save leaves its temporary file; this run owns the names now.
@@ -252,6 +254,7 @@ struct Train: ParsableCommand {
             var best = trainer.bestValidationLoss   // after a resume: the best so far
             trainer.onEpochEnd = { t, record in
                 try Checkpoint.save(t, spec: spec, info: info, to: path)
+                lastSaved = (path, t.completedEpochs)
                 if let v = record.validationLoss, v < best {
                     best = v
                     try Checkpoint.save(t, spec: spec, info: info, to: bestPath)
@@ -263,7 +266,19 @@ struct Train: ParsableCommand {
         }
         let fitStart = Date()
         let epochsBefore = trainer.completedEpochs
-        try trainer.fit(train, validation: validationSet, epochs: epochs, batchSize: batchSize)
+        Interrupts.install()
+        trainer.shouldStop = { receivedStopSignal != 0 }
+        do {
+            try trainer.fit(train, validation: validationSet, epochs: epochs, batchSize: batchSize)
+        } catch let e as TrainingInterrupted {
+            Interrupts.restore()
+            if let path = history { try? trainer.history.write(to: path) }
+            let saved = lastSaved.map { "the last complete checkpoint is \($0.path) (epoch \($0.epoch)); continue with --resume \($0.path)" }
+                ?? "no checkpoint was written (--save keeps progress)"
+            FileHandle.standardError.write(Data("\ninterrupted by \(Interrupts.signalName) in epoch \(e.epoch); \(saved)\n".utf8))
+            Foundation.exit(128 + receivedStopSignal)
+        }
+        Interrupts.restore()
         let fitSeconds = Date().timeIntervalSince(fitStart)
         if let path = history { try trainer.history.write(to: path) }
         let m = trainer.evaluate(test)

@@ -169,3 +169,40 @@ extension CLITests {
         }
     }
 }
+
+extension CLITests {
+    /// Ctrl-C (SIGINT) and SIGTERM end a run cleanly: the step in progress finishes, no
+    /// temporary file is left, the message says where the last checkpoint is, and the exit
+    /// status is 130 or 143. (They ended the run at once with no message, and 5 of 15 left
+    /// `.NAME.tmp-*` files.)
+    func testInterruptsStopCleanlyAndSayWhereTheCheckpointIs() throws {
+        guard let exe = CLITests.executable else { throw XCTSkip("nabla not built") }
+        for (signal, status, name) in [(SIGINT, Int32(130), "SIGINT"), (SIGTERM, Int32(143), "SIGTERM")] {
+            let errPath = directory + "/err-\(name).txt"
+            _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: exe)
+            p.arguments = ["train", "--epochs", "100000", "--hidden", "256", "--save", "sig-\(name).safetensors", "--quiet"]
+            p.currentDirectoryURL = URL(fileURLWithPath: directory)
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+            try p.run()
+            // Wait for the first checkpoint, then a little more so the signal lands mid-epoch or mid-save.
+            let deadline = Date().addingTimeInterval(60)
+            while !FileManager.default.fileExists(atPath: directory + "/sig-\(name).safetensors") && Date() < deadline { usleep(20_000) }
+            usleep(useconds_t(150_000 + Int.random(in: 0..<300_000)))
+            kill(p.processIdentifier, signal)
+            p.waitUntilExit()
+            let err = try String(contentsOfFile: errPath, encoding: .utf8)
+            XCTAssertEqual(p.terminationReason, .exit, "\(name): ended by the signal instead of handling it: \(err)")
+            XCTAssertEqual(p.terminationStatus, status, "\(name): \(err)")
+            XCTAssertTrue(err.contains("interrupted by \(name)"), err)
+            XCTAssertTrue(err.contains("last complete checkpoint is sig-\(name).safetensors"), err)
+            XCTAssertTrue(err.contains("--resume sig-\(name).safetensors"), err)
+            let temps = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.contains(".tmp-") }
+            XCTAssertEqual(temps, [], name)
+            let e = try nabla(["evaluate", "--load", "sig-\(name).safetensors"])
+            XCTAssertEqual(e.status, 0, "the checkpoint is complete: \(e.stderr)")
+        }
+    }
+}
