@@ -66,10 +66,16 @@ public enum Datasets {
         switch task {
         case .classification:
             let labels = try d.classIndices()
-            return TensorDataset(inputs: x, targets: Tensor(labels.map { Float($0) }), name: (path as NSString).lastPathComponent,
-                                 classCount: (labels.max() ?? 0) + 1)
+            var out = TensorDataset(inputs: x, targets: Tensor(labels.map { Float($0) }), name: (path as NSString).lastPathComponent,
+                                    classCount: (labels.max() ?? 0) + 1)
+            out.featureNames = d.featureNames
+            out.targetName = d.targetName
+            return out
         case .regression:
-            return TensorDataset(inputs: x, targets: Tensor(d.targets), name: (path as NSString).lastPathComponent)
+            var out = TensorDataset(inputs: x, targets: Tensor(d.targets), name: (path as NSString).lastPathComponent)
+            out.featureNames = d.featureNames
+            out.targetName = d.targetName
+            return out
         }
     }
 }

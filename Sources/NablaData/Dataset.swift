@@ -41,6 +41,13 @@ public struct TensorDataset: Dataset {
     public var name: String
     /// Number of classes for classification data (nil for regression).
     public var classCount: Int?
+    /// The names of the input features (a CSV file's column names), when known.
+    ///
+    /// A model trained on the data stores them, so `predict` can match a new file's columns
+    /// by name rather than by position.
+    public var featureNames: [String]?
+    /// The name of the target (a CSV file's target column), when known.
+    public var targetName: String?
 
     /// Wraps two tensors with equal first dimension.
     public init(inputs: Tensor, targets: Tensor, name: String = "data", classCount: Int? = nil) {
@@ -66,8 +73,11 @@ public struct TensorDataset: Dataset {
 
     /// The examples at `indices` as a new dataset.
     public func subset(_ indices: [Int]) -> TensorDataset {
-        TensorDataset(inputs: inputs.indexSelect(axis: 0, indices), targets: targets.indexSelect(axis: 0, indices),
-                      name: name, classCount: classCount)
+        var d = TensorDataset(inputs: inputs.indexSelect(axis: 0, indices), targets: targets.indexSelect(axis: 0, indices),
+                              name: name, classCount: classCount)
+        d.featureNames = featureNames
+        d.targetName = targetName
+        return d
     }
 
     /// Splits into consecutive parts of the given fractions after shuffling with `generator`.
@@ -92,7 +102,10 @@ public struct TensorDataset: Dataset {
 
     /// Converts the inputs (and real-valued targets) to `dtype`.
     public func to(_ dtype: DType) -> TensorDataset {
-        TensorDataset(inputs: inputs.to(dtype), targets: targets.to(dtype), name: name, classCount: classCount)
+        var d = TensorDataset(inputs: inputs.to(dtype), targets: targets.to(dtype), name: name, classCount: classCount)
+        d.featureNames = featureNames
+        d.targetName = targetName
+        return d
     }
 }
 

@@ -22,6 +22,10 @@ public struct ModelInfo: Sendable, Equatable {
     ///
     /// Evaluation and resumed training use it to draw the same test (and validation) examples.
     public var split: DataSplit
+    /// The input features' names (a CSV file's columns), when the data had them.
+    public var featureNames: [String]?
+    /// The target column's name, when the data had one.
+    public var targetName: String?
 
     /// Creates model info.
     public init(task: TaskKind, classCount: Int?, loss: TrainingLoss, preprocessing: Preprocessing, dataName: String,
@@ -80,6 +84,10 @@ public enum Checkpoint {
         meta["nabla.split.test_fraction"] = "\(info.split.testFraction)"
         meta["nabla.split.validation_fraction"] = "\(info.split.validationFraction)"
         if let t = info.split.target { meta["nabla.split.target"] = t }
+        if let names = info.featureNames, let data = try? JSONEncoder().encode(names) {
+            meta["nabla.features"] = String(decoding: data, as: UTF8.self)
+        }
+        if let t = info.targetName { meta["nabla.target_name"] = t }
         // Dropout layers with their own generator (as ModelSpec.build makes them) draw their
         // masks from it: its state is part of where training stands.
         for (name, module) in trainer.model.namedModules() {
@@ -190,7 +198,17 @@ public enum Checkpoint {
         if let e = m["nabla.epoch"], Int(e).map({ $0 >= 0 }) != true {
             throw invalid("nabla.epoch", e, "it must be a non-negative integer")
         }
-        return ModelInfo(task: task, classCount: classes, loss: loss, preprocessing: pre, dataName: data, split: split)
+        var info = ModelInfo(task: task, classCount: classes, loss: loss, preprocessing: pre, dataName: data, split: split)
+        if let s = m["nabla.features"] {
+            let inputs = Shape.count(contents.spec.input)
+            guard let names = try? JSONDecoder().decode([String].self, from: Data(s.utf8)), names.count == inputs,
+                  Set(names).count == names.count else {
+                throw invalid("nabla.features", s, "it must be a JSON array of \(inputs) distinct column names")
+            }
+            info.featureNames = names
+        }
+        info.targetName = m["nabla.target_name"]
+        return info
     }
 
     /// Restores a checkpoint's optimizer state, epoch, generators and history into `trainer`.

@@ -99,6 +99,27 @@ func storedDataName(_ data: String, modelPath: String?) -> String {
     return "csv:" + (csv.hasPrefix(prefix) ? String(csv.dropFirst(prefix.count)) : csv)
 }
 
+/// A CSV data set's columns in the order a model was trained on, matched by name.
+///
+/// Data without names (built-in sets) or a model without stored names are returned as
+/// they are; a column the model needs that the data lack, or one it does not know, is an
+/// error naming both.
+func matchColumns(_ d: TensorDataset, to info: ModelInfo, model: String) throws -> TensorDataset {
+    guard let wanted = info.featureNames, let have = d.featureNames, wanted != have else { return d }
+    let missing = wanted.filter { !have.contains($0) }, extra = have.filter { !wanted.contains($0) }
+    guard missing.isEmpty, extra.isEmpty, have.count == wanted.count else {
+        func list(_ n: [String]) -> String { n.prefix(8).map { "'\($0)'" }.joined(separator: ", ") + (n.count > 8 ? ", …" : "") }
+        var parts: [String] = []
+        if !missing.isEmpty { parts.append("lacks \(list(missing))") }
+        if !extra.isEmpty { parts.append("has unknown \(list(extra))") }
+        throw CLIError("\(d.name): \(parts.isEmpty ? "has duplicate columns" : parts.joined(separator: " and ")); \(model) was trained on columns \(list(wanted))")
+    }
+    var out = d
+    out.inputs = d.inputs.indexSelect(axis: 1, wanted.map { name in have.firstIndex(of: name)! })
+    out.featureNames = wanted
+    return out
+}
+
 /// Whether two paths name one file: the same resolved path, or the same inode when both exist.
 func sameFile(_ a: String, _ b: String) -> Bool {
     let ua = URL(fileURLWithPath: a).standardizedFileURL.resolvingSymlinksInPath()

@@ -41,6 +41,7 @@ struct Evaluate: ParsableCommand {
                                                     target: dataOptions.target ?? info.split.target)
         // Labels the model cannot predict anywhere in the data mean the wrong data or model,
         // even when they happen to fall in the training split.
+        test = try matchColumns(test, to: info, model: load)
         try checkLabels(train, info)
         try checkLabels(test, info)
         let spec = contents.spec

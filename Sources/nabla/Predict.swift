@@ -45,10 +45,7 @@ struct Predict: ParsableCommand {
             x = Tensor(a.values, shape: [n, per])
         } else {
             let csv = try CSV.readFeatures(contentsOf: input)
-            guard csv.featureCount == features else {
-                throw CLIError("\(input): has \(csv.featureCount) columns (\(csv.featureNames.prefix(6).joined(separator: ", "))\(csv.featureCount > 6 ? ", …" : "")) but the model takes \(features) features")
-            }
-            x = Tensor(csv.features, shape: [csv.rows, features])
+            x = try columnsForModel(csv, info: info, features: features)
         }
         do { x = try info.preprocessing.prepare(x, for: contents.spec.input, source: input) } catch let e as DataShapeError {
             throw CLIError("\(load): the model does not fit the input: \(e.message)")
@@ -77,6 +74,47 @@ struct Predict: ParsableCommand {
             }
         }
         print(lines.joined(separator: "\n"))
+    }
+
+    /// The CSV's values in the model's column order.
+    ///
+    /// With the training columns' names stored in the model, columns are matched by name
+    /// (any order; the training target may be present and is ignored); missing or unknown
+    /// columns are an error naming them. Without stored names, columns are matched by
+    /// position, and stderr says so.
+    func columnsForModel(_ csv: CSVFeatures, info: ModelInfo, features: Int) throws -> Tensor {
+        func list(_ names: [String]) -> String {
+            names.prefix(8).map { "'\($0)'" }.joined(separator: ", ") + (names.count > 8 ? ", …" : "")
+        }
+        guard let wanted = info.featureNames else {
+            guard csv.featureCount == features else {
+                throw CLIError("\(input): has \(csv.featureCount) columns (\(list(csv.featureNames))) but the model takes \(features) features")
+            }
+            FileHandle.standardError.write(Data("note: \(load) stores no column names; matching the \(features) columns of \(input) by position\n".utf8))
+            return Tensor(csv.features, shape: [csv.rows, features])
+        }
+        let position = Dictionary(csv.featureNames.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+        let missing = wanted.filter { position[$0] == nil }
+        let extra = csv.featureNames.filter { !wanted.contains($0) && $0 != info.targetName }
+        if !missing.isEmpty || !extra.isEmpty {
+            var parts: [String] = []
+            if !missing.isEmpty { parts.append("missing column\(missing.count == 1 ? "" : "s") \(list(missing))") }
+            if !extra.isEmpty { parts.append("unknown column\(extra.count == 1 ? "" : "s") \(list(extra))") }
+            throw CLIError("\(input): \(parts.joined(separator: " and ")); the model was trained on \(list(wanted))")
+        }
+        if csv.featureNames.count != Set(csv.featureNames).count {
+            throw CLIError("\(input): a column name appears twice in the header")
+        }
+        let order = wanted.map { position[$0]! }
+        if order == Array(0..<features) && csv.featureCount == features {
+            return Tensor(csv.features, shape: [csv.rows, features])
+        }
+        var values = [Float](repeating: 0, count: csv.rows * features)
+        let width = csv.featureCount
+        for r in 0..<csv.rows {
+            for (j, c) in order.enumerated() { values[r * features + j] = csv.features[r * width + c] }
+        }
+        return Tensor(values, shape: [csv.rows, features])
     }
 
     func isIDX(_ path: String) throws -> Bool {

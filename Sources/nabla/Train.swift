@@ -204,6 +204,8 @@ struct Train: ParsableCommand {
             }
             info = ModelInfo(task: task, classCount: task == .classification ? classes : nil, loss: lossKind,
                              preprocessing: scaling.fit(train), dataName: storedDataName(dataUsed, modelPath: save), split: split)
+            info.featureNames = train.featureNames
+            info.targetName = train.targetName
             // Training holds the weights, their gradients and up to two optimizer moments.
             let count = try spec.parameterCount()
             try limits.check(bytes: CheckedSize.product(count, 4 * DType.float32.byteSize),
@@ -216,6 +218,12 @@ struct Train: ParsableCommand {
             if out.last != outputs {
                 throw CLIError("the architecture ends with \(out.last ?? 0) outputs but the data need \(outputs)")
             }
+        }
+        if let path = resume, restored != nil {
+            // A resumed model meets its CSV columns by name, in whatever order the file has them.
+            train = try matchColumns(train, to: info, model: path)
+            test = try matchColumns(test, to: info, model: path)
+            validationSet = try validationSet.map { try matchColumns($0, to: info, model: path) }
         }
         try checkLabels(train, info)
         try checkLabels(test, info)

@@ -206,3 +206,55 @@ extension CLITests {
         }
     }
 }
+
+extension CLITests {
+    /// Writes `rows` with their columns in the order `order` (indices into each row).
+    func writeColumns(_ rows: [[String]], _ order: [Int], to name: String) throws {
+        try write(rows.map { r in order.map { r[$0] }.joined(separator: ",") }.joined(separator: "\n") + "\n", to: name)
+    }
+
+    /// `predict` matches CSV columns by header name: the Iris example with its columns in
+    /// reverse order was classified 1 instead of 0. Missing and unknown columns are named;
+    /// a model without stored names matches by position and says so.
+    func testPredictMatchesColumnsByName() throws {
+        let iris = repoRoot.appendingPathComponent("Examples/data/iris.csv").path
+        let newRows = try String(contentsOf: repoRoot.appendingPathComponent("Examples/data/iris-new.csv"), encoding: .utf8)
+            .split(separator: "\n").map { $0.split(separator: ",").map(String.init) }
+        XCTAssertEqual(newRows[0], ["sepal_length", "sepal_width", "petal_length", "petal_width"])
+        let t = try nabla(["train", "--data", "csv:" + iris, "--target", "species", "--save", "iris.safetensors", "--quiet"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        try writeColumns(newRows, [0, 1, 2, 3], to: "same.csv")
+        try writeColumns(newRows, [3, 2, 1, 0], to: "reversed.csv")
+        let a = try nabla(["predict", "--load", "iris.safetensors", "--input", "same.csv"])
+        let b = try nabla(["predict", "--load", "iris.safetensors", "--input", "reversed.csv"])
+        XCTAssertEqual(a.status, 0, a.stderr)
+        XCTAssertEqual(b.status, 0, b.stderr)
+        XCTAssertEqual(b.stdout, a.stdout, "the same flowers in another column order get the same classes")
+        XCTAssertEqual(a.stdoutLines.first, "0", "the first new flower (5.1, 3.5, 1.4, 0.2) is a setosa")
+        try writeColumns(newRows, [0, 1, 3], to: "missing.csv")
+        try assertCleanError(["predict", "--load", "iris.safetensors", "--input", "missing.csv"], mentions: ["missing column 'petal_length'"])
+        try write(newRows.enumerated().map { ($0.offset == 0 ? ["colour"] : ["3"]) + $0.element }.map { $0.joined(separator: ",") }.joined(separator: "\n") + "\n", to: "extra.csv")
+        try assertCleanError(["predict", "--load", "iris.safetensors", "--input", "extra.csv"], mentions: ["unknown column 'colour'"])
+        // The labelled training file itself: its target column is recognised and ignored.
+        let c = try nabla(["predict", "--load", "iris.safetensors", "--input", iris])
+        XCTAssertEqual(c.status, 0, c.stderr)
+        // A model file without stored names (written before they were stored): by position, with a note.
+        try editHeader("iris.safetensors", "old.safetensors") { h in
+            var meta = h["__metadata__"] as! [String: Any]
+            meta["nabla.features"] = nil
+            h["__metadata__"] = meta
+        }
+        let d = try nabla(["predict", "--load", "old.safetensors", "--input", "same.csv"])
+        XCTAssertEqual(d.status, 0, d.stderr)
+        XCTAssertEqual(d.stdout, a.stdout)
+        XCTAssertTrue(d.stderr.contains("by position"), d.stderr)
+        // Evaluate on the labelled file with its columns reversed: the same accuracy.
+        let rows = try String(contentsOfFile: iris, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",").map(String.init) }
+        try writeColumns(rows, [4, 3, 2, 1, 0], to: "iris-reversed.csv")
+        let e1 = try nabla(["evaluate", "--load", "iris.safetensors", "--data", "csv:" + iris, "--json"])
+        let e2 = try nabla(["evaluate", "--load", "iris.safetensors", "--data", "csv:iris-reversed.csv", "--json"])
+        XCTAssertEqual(e1.status, 0, e1.stderr)
+        XCTAssertEqual(e2.status, 0, e2.stderr)
+        XCTAssertEqual(try lastJSON(e2)["test_accuracy"] as? Double, try lastJSON(e1)["test_accuracy"] as? Double)
+    }
+}
