@@ -73,7 +73,8 @@ public struct CSVDataset: Sendable, Equatable {
 /// Rules: comma separator; the first non-empty line is the header (required); fields may be
 /// double-quoted (`""` inside quotes is a literal quote, quoted fields may span lines);
 /// spaces and tabs around fields are trimmed; `\n` and `\r\n` line ends; blank lines are
-/// skipped; a UTF-8 byte-order mark is ignored. Every data cell must parse as a number.
+/// skipped; a UTF-8 byte-order mark is ignored. Every data cell must parse as a finite number
+/// within `Float` range (`nan`, `inf` and `1e39` are errors).
 /// In errors, rows are the 1-based line numbers of the file (the header is usually row 1)
 /// and columns are 1-based.
 public enum CSV {
@@ -199,6 +200,14 @@ public enum CSV {
                 guard let v = parseNumber(cell) else {
                     let col = names.map { "column '\(printable($0[c]))' (\(c + 1))" } ?? "column \(c + 1)"
                     let why = cell.isEmpty ? "empty cell (missing values are not supported)" : "'\(printable(cell))' is not a number"
+                    throw DataFileError(source: source, message: "row \(rec.line), \(col): \(why)")
+                }
+                guard v.isFinite else {
+                    let col = names.map { "column '\(printable($0[c]))' (\(c + 1))" } ?? "column \(c + 1)"
+                    let spelledOut = cell.lowercased().contains(where: { $0 == "n" || $0 == "i" })
+                    let why = spelledOut
+                        ? "'\(printable(cell))' is not a finite number (NaN and infinities are not supported)"
+                        : "'\(printable(cell))' is out of range for a 32-bit float (magnitude above about 3.4e38)"
                     throw DataFileError(source: source, message: "row \(rec.line), \(col): \(why)")
                 }
                 values.append(v)

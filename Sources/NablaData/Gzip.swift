@@ -55,13 +55,34 @@ public enum Gzip {
     /// - Parameters:
     ///   - bytes: the compressed data, starting with `1f 8b`.
     ///   - source: file path or label used in error messages.
-    /// - Throws: `DataFileError` for a corrupt or truncated stream.
-    public static func decompress(_ bytes: [UInt8], source: String = "<memory>") throws -> [UInt8] {
+    ///   - maxOutput: the most bytes the stream may inflate to (`nil`: no limit). A stream that
+    ///     inflates beyond it is an error, raised as soon as the limit is passed, so a small
+    ///     "gzip bomb" cannot make this allocate more than about `maxOutput` bytes.
+    /// - Throws: `DataFileError` for a corrupt or truncated stream, or one longer than `maxOutput`.
+    public static func decompress(_ bytes: [UInt8], source: String = "<memory>", maxOutput: Int? = nil) throws -> [UInt8] {
+        if let maxOutput, maxOutput < 0 {
+            throw DataFileError(source: source, message: "maxOutput \(maxOutput) is negative")
+        }
+        let result = try inflateStream(bytes, source: source, limit: maxOutput)
+        if let offset = result.exceededAt, let maxOutput {
+            throw DataFileError(source: source, message: "gzip stream decompresses to more than the \(maxOutput)-byte limit (stopped near compressed byte offset \(offset))")
+        }
+        return result.bytes
+    }
+
+    /// Inflates `bytes`; with a `limit`, at most `limit + 1` bytes are ever held.
+    ///
+    /// When the stream goes past `limit`, inflation stops there: `bytes` is then the first
+    /// `limit` bytes of the output (enough to read a header from) and `exceededAt` the
+    /// compressed byte offset reached; the rest of the stream is not checked.
+    static func inflateStream(_ bytes: [UInt8], source: String, limit: Int?) throws -> (bytes: [UInt8], exceededAt: Int?) {
         guard isGzipped(bytes) else {
             throw DataFileError(source: source, message: "not a gzip stream (missing magic bytes 1f 8b at byte offset 0)")
         }
+        // One byte past the limit tells "exactly at the limit" from "beyond it".
+        let capacity = limit.map { $0 == Int.max ? Int.max : $0 + 1 } ?? Int.max
         var input = bytes
-        var output = [UInt8](repeating: 0, count: max(1024, min(bytes.count &* 4, 1 << 30)))
+        var output = [UInt8](repeating: 0, count: min(capacity, max(1024, min(bytes.count &* 4, 1 << 30))))
         var produced = 0
         var consumed = 0
         var stream = z_stream()
@@ -76,13 +97,18 @@ public enum Gzip {
             var memberDone = false
             while !memberDone {
                 if produced == output.count {
-                    let grow = max(output.count, 1024)
+                    if let limit, produced > limit {
+                        // Full at limit + 1 bytes: past the limit.
+                        output.removeSubrange(limit...)
+                        return (output, consumed)
+                    }
+                    let grow = min(max(output.count, 1024), capacity - output.count)
                     guard output.count <= Int.max - grow else {
                         throw DataFileError(source: source, message: "decompressed data is too large")
                     }
                     output.append(contentsOf: repeatElement(0, count: grow))
                 }
-                let (st, usedIn, usedOut) = zlibStep(&stream, &input, consumed, &output, produced) { inflate(&$0, Z_NO_FLUSH) }
+                let (st, usedIn, usedOut) = zlibStep(&stream, &input, consumed, &output, produced) { CZlib.inflate(&$0, Z_NO_FLUSH) }
                 consumed += usedIn
                 produced += usedOut
                 status = st
@@ -107,6 +133,10 @@ public enum Gzip {
                     throw DataFileError(source: source, message: "zlib error \(status) at compressed byte offset \(consumed)")
                 }
             }
+            if let limit, produced > limit {
+                output.removeSubrange(limit...)
+                return (output, consumed)
+            }
             // After a member: more members, zero padding, or garbage.
             if consumed >= input.count { break }
             if input.count - consumed >= 2 && input[consumed] == 0x1f && input[consumed + 1] == 0x8b {
@@ -119,7 +149,7 @@ public enum Gzip {
             throw DataFileError(source: source, message: "unexpected data after the gzip stream at byte offset \(consumed)")
         }
         output.removeSubrange(produced...)
-        return output
+        return (output, nil)
     }
 
     /// Points `stream` at `input[consumed...]` and `output[produced...]` (at most 2³¹−1

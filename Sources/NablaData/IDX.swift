@@ -63,33 +63,29 @@ public struct IDXArray: Sendable, Equatable {
 
     /// Decodes IDX bytes (plain or gzip-compressed); `source` names the data in error messages.
     public static func decode(_ bytes: [UInt8], source: String = "<memory>") throws -> IDXArray {
-        let raw = Gzip.isGzipped(bytes) ? try Gzip.decompress(bytes, source: source) : bytes
-        let what = Gzip.isGzipped(bytes) ? "decompressed data" : "file"
-        guard raw.count >= 4 else {
-            throw DataFileError(source: source, message: "\(what) is \(raw.count) bytes long, too short for the 4-byte IDX magic number")
+        let raw: [UInt8]
+        let what: String
+        let header: Header
+        if Gzip.isGzipped(bytes) {
+            what = "decompressed data"
+            // Read the header from the first inflated bytes, then inflate no more than the
+            // header and the payload it declares, so a small "gzip bomb" cannot run away.
+            let prefix = try Gzip.inflateStream(bytes, source: source, limit: maxHeaderSize).bytes
+            header = try Header(prefix, what: what, source: source)
+            guard case (let total, false) = header.size.addingReportingOverflow(header.dataBytes) else {
+                throw DataFileError(source: source, message: "shape \(header.shape) is too large (byte count overflows)")
+            }
+            let inflated = try Gzip.inflateStream(bytes, source: source, limit: total)
+            if let offset = inflated.exceededAt {
+                throw DataFileError(source: source, message: "gzip stream decompresses to more than the \(total) bytes its header declares (\(header.size)-byte header + \(header.dataBytes) bytes of data for shape \(header.shape) of \(header.dtype)); stopped near compressed byte offset \(offset)")
+            }
+            raw = inflated.bytes
+        } else {
+            what = "file"
+            raw = bytes
+            header = try Header(raw, what: what, source: source)
         }
-        guard raw[0] == 0, raw[1] == 0 else {
-            let hex = raw[0..<4].map { String(format: "%02x", $0) }.joined(separator: " ")
-            throw DataFileError(source: source, message: "bad IDX magic number \(hex) at byte offset 0 (expected 00 00 <type> <ndim>)")
-        }
-        guard let dtype = IDXDataType(rawValue: raw[2]) else {
-            throw DataFileError(source: source, message: String(format: "unknown IDX data type 0x%02X at byte offset 2 (expected 08, 09, 0B, 0C, 0D or 0E)", raw[2]))
-        }
-        let ndim = Int(raw[3])
-        let headerSize = 4 + 4 * ndim
-        guard raw.count >= headerSize else {
-            throw DataFileError(source: source, message: "\(what) ends at byte \(raw.count) inside the header: \(ndim) dimensions need a \(headerSize)-byte header")
-        }
-        var shape: [Int] = []
-        shape.reserveCapacity(ndim)
-        for d in 0..<ndim {
-            let o = 4 + 4 * d
-            let v = (UInt32(raw[o]) << 24) | (UInt32(raw[o + 1]) << 16) | (UInt32(raw[o + 2]) << 8) | UInt32(raw[o + 3])
-            shape.append(Int(v))
-        }
-        guard let count = checkedProduct(shape), case (let dataBytes, false) = count.multipliedReportingOverflow(by: dtype.byteSize) else {
-            throw DataFileError(source: source, message: "shape \(shape) is too large (element count overflows)")
-        }
+        let (dtype, shape, headerSize, dataBytes, count) = (header.dtype, header.shape, header.size, header.dataBytes, header.count)
         let available = raw.count - headerSize
         if available < dataBytes {
             throw DataFileError(source: source, message: "truncated IDX data: shape \(shape) of \(dtype) expected \(dataBytes) bytes of data after the header, found \(available)")
@@ -122,6 +118,55 @@ public struct IDXArray: Sendable, Equatable {
             }
         }
         return IDXArray(uncheckedShape: shape, values: values, dataType: dtype)
+    }
+
+    /// The largest IDX header: the magic number and 255 dimension sizes.
+    static let maxHeaderSize = 4 + 4 * 255
+
+    /// The header of an IDX file: element type and shape, and the sizes they imply.
+    private struct Header {
+        var dtype: IDXDataType
+        var shape: [Int]
+        /// Bytes in the header (magic number and dimension sizes).
+        var size: Int
+        /// Elements the shape holds.
+        var count: Int
+        /// Bytes of data the shape and type need after the header.
+        var dataBytes: Int
+
+        /// Reads the header at the start of `raw`, which is `what` ("file", "decompressed data").
+        init(_ raw: [UInt8], what: String, source: String) throws {
+            guard raw.count >= 4 else {
+                throw DataFileError(source: source, message: "\(what) is \(raw.count) bytes long, too short for the 4-byte IDX magic number")
+            }
+            guard raw[0] == 0, raw[1] == 0 else {
+                let hex = raw[0..<4].map { String(format: "%02x", $0) }.joined(separator: " ")
+                throw DataFileError(source: source, message: "bad IDX magic number \(hex) at byte offset 0 (expected 00 00 <type> <ndim>)")
+            }
+            guard let dtype = IDXDataType(rawValue: raw[2]) else {
+                throw DataFileError(source: source, message: String(format: "unknown IDX data type 0x%02X at byte offset 2 (expected 08, 09, 0B, 0C, 0D or 0E)", raw[2]))
+            }
+            let ndim = Int(raw[3])
+            let headerSize = 4 + 4 * ndim
+            guard raw.count >= headerSize else {
+                throw DataFileError(source: source, message: "\(what) ends at byte \(raw.count) inside the header: \(ndim) dimensions need a \(headerSize)-byte header")
+            }
+            var shape: [Int] = []
+            shape.reserveCapacity(ndim)
+            for d in 0..<ndim {
+                let o = 4 + 4 * d
+                let v = (UInt32(raw[o]) << 24) | (UInt32(raw[o + 1]) << 16) | (UInt32(raw[o + 2]) << 8) | UInt32(raw[o + 3])
+                shape.append(Int(v))
+            }
+            guard let count = checkedProduct(shape), case (let dataBytes, false) = count.multipliedReportingOverflow(by: dtype.byteSize) else {
+                throw DataFileError(source: source, message: "shape \(shape) is too large (element count overflows)")
+            }
+            self.dtype = dtype
+            self.shape = shape
+            self.size = headerSize
+            self.count = count
+            self.dataBytes = dataBytes
+        }
     }
 
     /// Encodes this array as IDX bytes with element type `dataType`, optionally gzip-compressed.

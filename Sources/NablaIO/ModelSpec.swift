@@ -92,18 +92,37 @@ public struct ModelSpec: Codable, Equatable, Sendable {
     }
 
     /// Parses YAML or JSON (JSON is YAML), naming `source` in errors.
+    ///
+    /// Text longer than 1 MiB or nested more than 64 levels deep is rejected before parsing,
+    /// and so are non-finite numbers (`p`, `alpha`), which could not be saved in a model file.
     public static func parse(_ text: String, source: String = "<model>") throws -> ModelSpec {
+        try ArchitectureText.check(text, source: source)
+        let spec: ModelSpec
         do {
-            return try YAMLDecoder().decode(ModelSpec.self, from: text)
+            spec = try YAMLDecoder().decode(ModelSpec.self, from: text)
         } catch let e as DecodingError {
+            if case .dataCorrupted(let c) = e, c.codingPath.isEmpty, let yaml = c.underlyingError {
+                throw ModelSpecError(message: "\(source): not valid YAML or JSON: \(firstLine(of: yaml))")
+            }
             throw ModelSpecError(message: "\(source): \(describe(e))")
         } catch {
-            throw ModelSpecError(message: "\(source): not valid YAML or JSON: \(error)")
+            throw ModelSpecError(message: "\(source): not valid YAML or JSON: \(firstLine(of: error))")
         }
+        for (i, l) in spec.layers.enumerated() {
+            for (name, value) in [("p", l.p), ("alpha", l.alpha)] {
+                if let value, !value.isFinite {
+                    throw ModelSpecError(message: "\(source): layer \(i) (\(l.type)): '\(name)' must be a finite number, got \(value)")
+                }
+            }
+        }
+        return spec
     }
 
     /// Reads a YAML or JSON file.
     public static func read(contentsOf path: String) throws -> ModelSpec {
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > ArchitectureText.maxBytes {
+            throw ModelSpecError(message: "\(path): the architecture file is \(size) bytes long, more than the \(ArchitectureText.maxBytes)-byte limit")
+        }
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw ModelSpecError(message: "\(path): cannot read the architecture file")
         }
@@ -112,6 +131,12 @@ public struct ModelSpec: Codable, Equatable, Sendable {
             throw ModelSpecError(message: e.message.replacingOccurrences(of: "architecture:", with: "\(path):"))
         }
         return spec
+    }
+
+    /// The first line of an error's description: Yams's messages go on to quote the offending
+    /// line of text under a caret, and error messages here are one line.
+    static func firstLine(of error: Error) -> String {
+        "\(error)".split(whereSeparator: \.isNewline).first.map(String.init) ?? "\(error)"
     }
 
     static func describe(_ e: DecodingError) -> String {

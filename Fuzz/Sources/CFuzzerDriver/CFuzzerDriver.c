@@ -1,0 +1,2 @@
+// Declarations only: LLVMFuzzerRunDriver lives in libclang_rt.fuzzer.
+#include "CFuzzerDriver.h"
