@@ -202,7 +202,7 @@ public struct ModelSpec: Codable, Equatable, Sendable {
             case "flatten":
                 shape = [Shape.count(shape)]   // fits: every shape so far was checked
             case "reshape":
-                guard let s = l.shape, s.allSatisfy({ $0 > 0 }), Shape.checkedCount(s) == Shape.count(shape) else {
+                guard let s = l.shape, !s.isEmpty, s.allSatisfy({ $0 > 0 }), Shape.checkedCount(s) == Shape.count(shape) else {
                     throw ModelSpecError(message: "\(at): shape \(l.shape.map { "\($0)" } ?? "missing") does not hold the \(Shape.count(shape)) values of shape \(shape)")
                 }
                 shape = s
