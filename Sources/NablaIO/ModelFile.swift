@@ -42,8 +42,11 @@ public enum ModelFile {
         public var model: Sequential
         /// All metadata (including the architecture).
         public var metadata: [String: String]
-        /// Tensors that are not model state (e.g. `optimizer.*`), by name.
-        public var extraTensors: [String: Tensor]
+        /// Entries that are not model state (e.g. `optimizer.*`), by name, still as raw bytes:
+        /// `evaluate` and `predict` never need them, so they are not converted.
+        var extraEntries: [String: SafeTensorEntry]
+        /// Tensors that are not model state (e.g. `optimizer.*`), by name, converted on each access.
+        public var extraTensors: [String: Tensor] { extraEntries.mapValues { $0.tensor() } }
     }
 
     /// Writes the model's state and architecture to `path`, atomically.
@@ -86,19 +89,20 @@ public enum ModelFile {
             throw ResourceLimitError(message: "\(path): \(e.message)")
         }
         let expected = Set(model.orderedStateDict().map(\.name))
-        var state: [String: Tensor] = [:], extra: [String: Tensor] = [:]
-        for name in file.names {
-            let t = file[name]!.tensor()
-            if expected.contains(name) { state[name] = t } else { extra[name] = t }
+        var state: [String: Tensor] = [:], extra: [String: SafeTensorEntry] = [:]
+        for entry in file.entries {
+            if expected.contains(entry.name) || (!entry.name.hasPrefix("optimizer.") && !entry.name.hasPrefix("nabla.")) {
+                // Model state, or an unexpected key that loadStateDict will name.
+                state[entry.name] = entry.tensor()
+            } else {
+                extra[entry.name] = entry
+            }
         }
-        // Extra tensors other than known prefixes are unexpected keys for the model.
-        let unexpected = extra.keys.filter { !$0.hasPrefix("optimizer.") && !$0.hasPrefix("nabla.") }
-        for k in unexpected { state[k] = extra.removeValue(forKey: k) }
         do {
             try model.loadStateDict(state, strict: true)
         } catch let e as StateDictError {
             throw ModelSpecError(message: "\(path): weights do not match the architecture: \(e.description.replacingOccurrences(of: "\n", with: "; "))")
         }
-        return Contents(spec: spec, model: model, metadata: file.metadata, extraTensors: extra)
+        return Contents(spec: spec, model: model, metadata: file.metadata, extraEntries: extra)
     }
 }

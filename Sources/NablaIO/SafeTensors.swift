@@ -129,11 +129,15 @@ public struct SafeTensorEntry: Sendable, Equatable {
     public let dtype: SafeTensorDType
     /// Dimension sizes, outermost first; `[]` is a scalar (one element).
     public let shape: [Int]
+    /// The elements' bytes. For an entry read from a file this is a slice of the file's one
+    /// byte buffer, shared by every entry (no copy per tensor), so loading a file costs its
+    /// size once, not twice.
+    let raw: ArraySlice<UInt8>
     /// The elements as little-endian bytes, row-major; `count == elementCount * dtype.byteSize`.
-    public let data: [UInt8]
+    public var data: [UInt8] { Array(raw) }
 
     /// Number of elements (the product of `shape`; 1 for a scalar).
-    public var elementCount: Int { data.count / dtype.byteSize }
+    public var elementCount: Int { raw.count / dtype.byteSize }
 
     /// Creates an entry from raw little-endian bytes.
     /// - Throws: `SafeTensorsError` if a dimension is negative or `data.count` does not match
@@ -147,14 +151,14 @@ public struct SafeTensorEntry: Sendable, Equatable {
         self.name = name
         self.dtype = dtype
         self.shape = shape
-        self.data = data
+        self.raw = data[...]
     }
 
-    private init(unchecked name: String, dtype: SafeTensorDType, shape: [Int], data: [UInt8]) {
+    private init(unchecked name: String, dtype: SafeTensorDType, shape: [Int], data: ArraySlice<UInt8>) {
         self.name = name
         self.dtype = dtype
         self.shape = shape
-        self.data = data
+        self.raw = data
     }
 
     private static func count(_ shape: [Int], name: String) throws -> Int {
@@ -195,7 +199,7 @@ public struct SafeTensorEntry: Sendable, Equatable {
         default:
             throw SafeTensorsError(source: "<memory>", tensor: name, message: "cannot store Float values as \(dtype); use F32, F64, F16 or BF16")
         }
-        self.init(unchecked: name, dtype: dtype, shape: shape, data: out)
+        self.init(unchecked: name, dtype: dtype, shape: shape, data: out[...])
     }
 
     /// Creates an F64 entry from `Double` values.
@@ -204,7 +208,7 @@ public struct SafeTensorEntry: Sendable, Equatable {
         var out = [UInt8]()
         out.reserveCapacity(doubles.count * 8)
         for v in doubles { appendLE(&out, v.bitPattern, 8) }
-        self.init(unchecked: name, dtype: .float64, shape: shape, data: out)
+        self.init(unchecked: name, dtype: .float64, shape: shape, data: out[...])
     }
 
     /// Creates an I64 entry.
@@ -213,7 +217,7 @@ public struct SafeTensorEntry: Sendable, Equatable {
         var out = [UInt8]()
         out.reserveCapacity(int64s.count * 8)
         for v in int64s { appendLE(&out, UInt64(bitPattern: v), 8) }
-        self.init(unchecked: name, dtype: .int64, shape: shape, data: out)
+        self.init(unchecked: name, dtype: .int64, shape: shape, data: out[...])
     }
 
     /// Creates an I32 entry.
@@ -222,19 +226,19 @@ public struct SafeTensorEntry: Sendable, Equatable {
         var out = [UInt8]()
         out.reserveCapacity(int32s.count * 4)
         for v in int32s { appendLE(&out, UInt64(UInt32(bitPattern: v)), 4) }
-        self.init(unchecked: name, dtype: .int32, shape: shape, data: out)
+        self.init(unchecked: name, dtype: .int32, shape: shape, data: out[...])
     }
 
     /// Creates a U8 entry.
     public init(name: String, shape: [Int], uint8s: [UInt8]) throws {
         try Self.checkCount(shape, uint8s.count, name: name)
-        self.init(unchecked: name, dtype: .uint8, shape: shape, data: uint8s)
+        self.init(unchecked: name, dtype: .uint8, shape: shape, data: uint8s[...])
     }
 
     /// Creates a BOOL entry (one byte per element, 0 or 1).
     public init(name: String, shape: [Int], bools: [Bool]) throws {
         try Self.checkCount(shape, bools.count, name: name)
-        self.init(unchecked: name, dtype: .bool, shape: shape, data: bools.map { $0 ? 1 : 0 })
+        self.init(unchecked: name, dtype: .bool, shape: shape, data: bools.map { $0 ? 1 : 0 }[...])
     }
 
     /// The elements converted to `Float` (F16/BF16 exactly, F64 and wide integers rounded, BOOL as 0/1).
@@ -290,8 +294,8 @@ public struct SafeTensorEntry: Sendable, Equatable {
         let n = elementCount
         var out = [Int64](repeating: 0, count: n)
         switch dtype {
-        case .bool, .uint8: for i in 0..<n { out[i] = Int64(data[i]) }
-        case .int8: for i in 0..<n { out[i] = Int64(Int8(bitPattern: data[i])) }
+        case .bool, .uint8: for i in 0..<n { out[i] = Int64(raw[raw.startIndex + i]) }
+        case .int8: for i in 0..<n { out[i] = Int64(Int8(bitPattern: raw[raw.startIndex + i])) }
         case .int16: for i in 0..<n { out[i] = Int64(Int16(bitPattern: UInt16(truncatingIfNeeded: loadLE(i, 2)))) }
         case .uint16: for i in 0..<n { out[i] = Int64(loadLE(i, 2)) }
         case .int32: for i in 0..<n { out[i] = Int64(Int32(bitPattern: UInt32(truncatingIfNeeded: loadLE(i, 4)))) }
@@ -306,9 +310,9 @@ public struct SafeTensorEntry: Sendable, Equatable {
     /// Little-endian unsigned value of `size` bytes at element `index`.
     @inline(__always)
     private func loadLE(_ index: Int, _ size: Int) -> UInt64 {
-        let base = index * size
+        let base = raw.startIndex + index * size
         var v: UInt64 = 0
-        for k in stride(from: size - 1, through: 0, by: -1) { v = v << 8 | UInt64(data[base + k]) }
+        for k in stride(from: size - 1, through: 0, by: -1) { v = v << 8 | UInt64(raw[base + k]) }
         return v
     }
 }
@@ -401,6 +405,9 @@ public struct SafeTensorsFile: Sendable, Equatable {
     /// Names of the entries, in order.
     public var names: [String] { entries.map(\.name) }
 
+    /// The largest JSON header accepted: 16 MiB.
+    public static let maxHeaderSize = 16 << 20
+
     /// Reads and validates a safetensors file.
     /// - Throws: `SafeTensorsError` naming the path (and tensor) for an unreadable or malformed file.
     public static func read(contentsOf path: String) throws -> SafeTensorsFile {
@@ -411,13 +418,27 @@ public struct SafeTensorsFile: Sendable, Equatable {
         guard !isDirectory.boolValue else {
             throw SafeTensorsError(source: path, message: "is a directory, not a safetensors file")
         }
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
+        // Read straight into one byte array (no Data copy beside it).
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw SafeTensorsError(source: path, message: "cannot open file")
+        }
+        defer { try? handle.close() }
+        let size: Int
+        do { size = Int(try handle.seekToEnd()); try handle.seek(toOffset: 0) } catch {
             throw SafeTensorsError(source: path, message: "cannot read file (\(error.localizedDescription))")
         }
-        return try decode([UInt8](data), source: path)
+        var bytes = [UInt8](repeating: 0, count: size)
+        let got = bytes.withUnsafeMutableBytes { buf -> Int in
+            var done = 0
+            while done < size {
+                let r = Foundation.read(handle.fileDescriptor, buf.baseAddress! + done, size - done)
+                if r <= 0 { break }
+                done += r
+            }
+            return done
+        }
+        guard got == size else { throw SafeTensorsError(source: path, message: "cannot read file (read \(got) of \(size) bytes)") }
+        return try decode(bytes, source: path)
     }
 
     /// Writes the file to `path` atomically (temporary file + rename).
@@ -438,18 +459,20 @@ public struct SafeTensorsFile: Sendable, Equatable {
         guard n64 <= UInt64(bytes.count - 8) else {
             throw fail("header length \(n64) (bytes 0–7) exceeds the \(bytes.count - 8) bytes that follow; the file is truncated or not a safetensors file")
         }
+        // Parsed JSON costs several times its text, so the header size is capped: real
+        // headers are kilobytes (a few hundred bytes per tensor), and the cap bounds what a
+        // malicious header can make the parser allocate (the reference reader caps at 100 MB).
+        guard n64 <= UInt64(SafeTensorsFile.maxHeaderSize) else {
+            throw fail("header length \(n64) (bytes 0–7) is above the \(SafeTensorsFile.maxHeaderSize)-byte limit for a safetensors header")
+        }
         let n = Int(n64)
         guard n >= 2 else { throw fail("header length \(n) is too small for a JSON object") }
-        let headerBytes = Array(bytes[8..<(8 + n)])
-        guard Array(String(decoding: headerBytes, as: UTF8.self).utf8) == headerBytes else {
-            throw fail("header (bytes 8–\(8 + n - 1)) is not valid UTF-8")
-        }
         let root: MiniJSON.Value
         do {
-            var parser = MiniJSON.Parser(bytes: headerBytes)
+            var parser = MiniJSON.Parser(bytes: bytes, range: 8..<(8 + n))
             root = try parser.parseDocument()
         } catch let e as MiniJSON.ParseError {
-            throw fail("header is not valid JSON: \(e.message) at byte offset \(8 + e.offset)")
+            throw fail("header is not valid JSON: \(e.message) at byte offset \(e.offset)")
         }
         guard case .object(let members) = root else {
             throw fail("header JSON is not an object")
@@ -528,7 +551,7 @@ public struct SafeTensorsFile: Sendable, Equatable {
             throw fail("the tensors cover \(position) bytes but the data buffer after the header has \(bufferSize) (bytes \(bufferStart + position)…\(bytes.count - 1) belong to no tensor)")
         }
         let entries = pending.map {
-            SafeTensorEntry(validated: $0.name, $0.dtype, $0.shape, Array(bytes[(bufferStart + $0.begin)..<(bufferStart + $0.end)]))
+            SafeTensorEntry(validated: $0.name, $0.dtype, $0.shape, bytes[(bufferStart + $0.begin)..<(bufferStart + $0.end)])
         }
         return SafeTensorsFile(entries: entries, metadata: metadata)
     }
@@ -574,8 +597,8 @@ public struct SafeTensorsFile: Sendable, Equatable {
             MiniJSON.appendString(e.name, to: &json)
             json += Array(":{\"dtype\":\"\(e.dtype.rawValue)\",\"shape\":[".utf8)
             json += Array(e.shape.map(String.init).joined(separator: ",").utf8)
-            json += Array("],\"data_offsets\":[\(offset),\(offset + e.data.count)]}".utf8)
-            offset += e.data.count
+            json += Array("],\"data_offsets\":[\(offset),\(offset + e.raw.count)]}".utf8)
+            offset += e.raw.count
         }
         json.append(UInt8(ascii: "}"))
         while (8 + json.count) % 8 != 0 { json.append(UInt8(ascii: " ")) }
@@ -583,14 +606,14 @@ public struct SafeTensorsFile: Sendable, Equatable {
         out.reserveCapacity(8 + json.count + offset)
         appendLE(&out, UInt64(json.count), 8)
         out += json
-        for e in ordered { out += e.data }
+        for e in ordered { out += e.raw }
         return out
     }
 }
 
 extension SafeTensorEntry {
     /// For the decoder, which has already checked sizes.
-    fileprivate init(validated name: String, _ dtype: SafeTensorDType, _ shape: [Int], _ data: [UInt8]) {
+    fileprivate init(validated name: String, _ dtype: SafeTensorDType, _ shape: [Int], _ data: ArraySlice<UInt8>) {
         self.init(unchecked: name, dtype: dtype, shape: shape, data: data)
     }
 }
@@ -607,7 +630,14 @@ private func checkedCount(_ shape: [Int]) -> Int? {
 
 /// A small JSON reader and string writer, enough for safetensors headers.
 enum MiniJSON {
-    indirect enum Value {
+    /// The longest array a safetensors header can need: a shape (rank ≤ 64 in every
+    /// framework) or a pair of data offsets. A longer array can only be an attempt to make
+    /// the parser allocate (each element costs far more than its two bytes of text).
+    static let maxArrayLength = 1024
+
+    /// A JSON value. Not `indirect`: arrays and objects already hold their elements on the
+    /// heap, and boxing every number and string too made a header cost 25× its size.
+    enum Value {
         case object([(String, Value)])
         case array([Value])
         case string(String)
@@ -648,32 +678,36 @@ enum MiniJSON {
 
     struct Parser {
         let bytes: [UInt8]
+        /// Parsing runs over `bytes[i..<end]` in place (the header inside the whole file).
+        let end: Int
         var i = 0
         var depth = 0
 
-        init(bytes: [UInt8]) { self.bytes = bytes }
+        init(bytes: [UInt8]) { self.bytes = bytes; end = bytes.count }
+        /// A parser of `bytes[range]`; offsets in errors count from the start of `bytes`.
+        init(bytes: [UInt8], range: Range<Int>) { self.bytes = bytes; i = range.lowerBound; end = range.upperBound }
 
         mutating func parseDocument() throws -> Value {
             skipSpace()
             let v = try parseValue()
             skipSpace()
-            guard i == bytes.count else { throw ParseError(message: "unexpected text after the JSON value", offset: i) }
+            guard i == end else { throw ParseError(message: "unexpected text after the JSON value", offset: i) }
             return v
         }
 
         private mutating func skipSpace() {
-            while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0a || bytes[i] == 0x0d || bytes[i] == 0x09 { i += 1 }
+            while i < end, bytes[i] == 0x20 || bytes[i] == 0x0a || bytes[i] == 0x0d || bytes[i] == 0x09 { i += 1 }
         }
 
         private mutating func expect(_ c: UInt8) throws {
-            guard i < bytes.count, bytes[i] == c else {
-                throw ParseError(message: i < bytes.count ? "expected '\(Character(Unicode.Scalar(c)))'" : "unexpected end of header", offset: i)
+            guard i < end, bytes[i] == c else {
+                throw ParseError(message: i < end ? "expected '\(Character(Unicode.Scalar(c)))'" : "unexpected end of header", offset: i)
             }
             i += 1
         }
 
         private mutating func parseValue() throws -> Value {
-            guard i < bytes.count else { throw ParseError(message: "unexpected end of header", offset: i) }
+            guard i < end else { throw ParseError(message: "unexpected end of header", offset: i) }
             switch bytes[i] {
             case UInt8(ascii: "{"):
                 depth += 1
@@ -682,11 +716,11 @@ enum MiniJSON {
                 i += 1
                 var members: [(String, Value)] = []
                 skipSpace()
-                if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
+                if i < end, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
                 while true {
                     skipSpace()
-                    guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else {
-                        throw ParseError(message: i < bytes.count ? "expected a string key" : "unexpected end of header", offset: i)
+                    guard i < end, bytes[i] == UInt8(ascii: "\"") else {
+                        throw ParseError(message: i < end ? "expected a string key" : "unexpected end of header", offset: i)
                     }
                     let key = try parseString()
                     skipSpace()
@@ -694,7 +728,7 @@ enum MiniJSON {
                     skipSpace()
                     members.append((key, try parseValue()))
                     skipSpace()
-                    if i < bytes.count, bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                    if i < end, bytes[i] == UInt8(ascii: ",") { i += 1; continue }
                     try expect(UInt8(ascii: "}"))
                     return .object(members)
                 }
@@ -705,12 +739,15 @@ enum MiniJSON {
                 i += 1
                 var items: [Value] = []
                 skipSpace()
-                if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+                if i < end, bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
                 while true {
                     skipSpace()
+                    guard items.count < MiniJSON.maxArrayLength else {
+                        throw ParseError(message: "array has more than \(MiniJSON.maxArrayLength) elements (a shape or data offsets never need as many)", offset: i)
+                    }
                     items.append(try parseValue())
                     skipSpace()
-                    if i < bytes.count, bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                    if i < end, bytes[i] == UInt8(ascii: ",") { i += 1; continue }
                     try expect(UInt8(ascii: "]"))
                     return .array(items)
                 }
@@ -725,7 +762,7 @@ enum MiniJSON {
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
                 let start = i
                 i += 1
-                while i < bytes.count, (48...57).contains(bytes[i]) || bytes[i] == UInt8(ascii: ".") || bytes[i] == UInt8(ascii: "e")
+                while i < end, (48...57).contains(bytes[i]) || bytes[i] == UInt8(ascii: ".") || bytes[i] == UInt8(ascii: "e")
                         || bytes[i] == UInt8(ascii: "E") || bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
                 let text = String(decoding: bytes[start..<i], as: UTF8.self)
                 guard text != "-" else { throw ParseError(message: "invalid number", offset: start) }
@@ -737,14 +774,14 @@ enum MiniJSON {
 
         private mutating func literal(_ word: String) throws {
             let w = Array(word.utf8)
-            guard i + w.count <= bytes.count, Array(bytes[i..<(i + w.count)]) == w else {
+            guard i + w.count <= end, Array(bytes[i..<(i + w.count)]) == w else {
                 throw ParseError(message: "invalid literal", offset: i)
             }
             i += w.count
         }
 
         private mutating func hex4() throws -> UInt32 {
-            guard i + 4 <= bytes.count else { throw ParseError(message: "unexpected end of header in \\u escape", offset: i) }
+            guard i + 4 <= end else { throw ParseError(message: "unexpected end of header in \\u escape", offset: i) }
             var v: UInt32 = 0
             for _ in 0..<4 {
                 let c = bytes[i]
@@ -765,16 +802,21 @@ enum MiniJSON {
             let start = i
             i += 1 // opening quote
             var out: [UInt8] = []
-            while i < bytes.count {
+            while i < end {
                 let c = bytes[i]
                 if c == UInt8(ascii: "\"") {
                     i += 1
-                    return String(decoding: out, as: UTF8.self)
+                    // Strings are the only place non-ASCII bytes may appear: validating them
+                    // here validates the header's UTF-8 without a copy of the whole header.
+                    guard let s = String(validating: out, as: UTF8.self) else {
+                        throw ParseError(message: "string is not valid UTF-8", offset: start)
+                    }
+                    return s
                 }
                 if c < 0x20 { throw ParseError(message: "control character in string", offset: i) }
                 if c == UInt8(ascii: "\\") {
                     i += 1
-                    guard i < bytes.count else { break }
+                    guard i < end else { break }
                     let e = bytes[i]
                     i += 1
                     switch e {
@@ -789,7 +831,7 @@ enum MiniJSON {
                     case UInt8(ascii: "u"):
                         var code = try hex4()
                         if (0xD800...0xDBFF).contains(code) {
-                            guard i + 6 <= bytes.count, bytes[i] == 92, bytes[i + 1] == UInt8(ascii: "u") else {
+                            guard i + 6 <= end, bytes[i] == 92, bytes[i + 1] == UInt8(ascii: "u") else {
                                 throw ParseError(message: "unpaired surrogate in \\u escape", offset: i)
                             }
                             i += 2

@@ -205,3 +205,60 @@ extension CLITests {
         try FileManager.default.removeItem(atPath: directory + "/" + other)
     }
 }
+
+extension CLITests {
+    /// Runs `nabla args…` and returns its exit status and peak resident memory in bytes, as
+    /// the program reports it with NABLA_REPORT_PEAK_MEMORY=1 (VmHWM: its own pages only;
+    /// `wait4`'s figure would include the test process's memory from before exec).
+    func peakMemory(_ args: [String]) throws -> (status: Int32, bytes: Int) {
+        setenv("NABLA_REPORT_PEAK_MEMORY", "1", 1)
+        defer { unsetenv("NABLA_REPORT_PEAK_MEMORY") }
+        let r = try nabla(args)
+        let line = try XCTUnwrap(r.stderrLines.last { $0.hasPrefix("peak memory: ") }, "no peak memory reported: \(r.stderr)")
+        let kb = try XCTUnwrap(Int(line.dropFirst("peak memory: ".count).dropLast(3)), line)
+        return (r.status, kb * 1024)
+    }
+
+    func writeSafeTensors(_ name: String, header: String) throws {
+        var bytes = Data()
+        withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(Data(header.utf8))
+        try bytes.write(to: URL(fileURLWithPath: directory + "/" + name))
+    }
+
+    /// A malicious model file cannot make loading allocate far beyond its size: peak memory
+    /// stays within 2 × the file plus a constant. The attacks: a 40 MB array in a shape
+    /// (each element cost ~25× its two bytes of text before), a 16 MiB header of
+    /// empty tensors, a 16 MiB header of metadata keys, and a header over the 16 MiB cap.
+    func testPeakMemoryOfMaliciousModelFilesIsBounded() throws {
+        let mib = 1 << 20
+        let shape = "[" + Array(repeating: "0", count: 20_000_000).joined(separator: ",") + "]"
+        try writeSafeTensors("array.safetensors", header: #"{"a":{"dtype":"F32","shape":"# + shape + #","data_offsets":[0,0]}}"#)
+        var entries: [String] = [], size = 2, i = 0
+        while true {
+            let e = #""t\#(i)":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}"#
+            if size + e.utf8.count + 1 > 16 * mib { break }
+            entries.append(e); size += e.utf8.count + 1; i += 1
+        }
+        try writeSafeTensors("entries.safetensors", header: "{" + entries.joined(separator: ",") + "}")
+        var keys: [String] = []; size = 20; i = 0
+        while true {
+            let k = #""k\#(i)":"""#
+            if size + k.utf8.count + 1 > 16 * mib { break }
+            keys.append(k); size += k.utf8.count + 1; i += 1
+        }
+        try writeSafeTensors("metadata.safetensors", header: #"{"__metadata__":{"# + keys.joined(separator: ",") + "}}")
+        try writeSafeTensors("toolarge.safetensors", header: #"{"__metadata__":{"x":""# + String(repeating: "a", count: 17 * mib) + #""}}"#)
+        for name in ["array", "entries", "metadata", "toolarge"] {
+            let file = directory + "/\(name).safetensors"
+            let fileSize = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: file)[.size] as? Int)
+            let (status, peak) = try peakMemory(["evaluate", "--load", "\(name).safetensors"])
+            XCTAssertEqual(status, 1, "\(name): refused with an error")
+            // The constant: the process itself (~30 MB) and the parsed form of a header at
+            // the 16 MiB cap (~12× its text at worst, measured ~200 MB).
+            let bound = 2 * fileSize + 256 * mib
+            XCTAssertLessThan(peak, bound, "\(name): \(peak / mib) MiB peak for a \(fileSize / mib) MiB file")
+            try assertCleanError(["evaluate", "--load", "\(name).safetensors"], mentions: ["\(name).safetensors"])
+        }
+    }
+}
