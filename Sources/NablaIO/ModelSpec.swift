@@ -108,6 +108,7 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         } catch {
             throw ModelSpecError(message: "\(source): not valid YAML or JSON: \(firstLine(of: error))")
         }
+        try checkKeys(text, source: source)
         for (i, l) in spec.layers.enumerated() {
             for (name, value) in [("p", l.p), ("alpha", l.alpha)] {
                 if let value, !value.isFinite {
@@ -116,6 +117,38 @@ public struct ModelSpec: Codable, Equatable, Sendable {
             }
         }
         return spec
+    }
+
+    /// The options each layer type takes (besides `type`).
+    public static func options(of type: String) -> [String]? {
+        switch type {
+        case "linear": return ["out", "in", "bias"]
+        case "maxout": return ["out", "in", "pieces"]
+        case "dropout": return ["p"]
+        case "flatten": return []
+        case "reshape": return ["shape"]
+        case "leaky_relu", "elu": return ["alpha"]
+        case "softmax", "log_softmax": return ["axis"]
+        case let t where activations.contains(t): return []
+        default: return nil
+        }
+    }
+
+    /// Rejects keys the architecture format does not have: a misspelt option
+    /// (`activaton: relu`) or one the layer type does not take used to be ignored silently.
+    static func checkKeys(_ text: String, source: String) throws {
+        guard let root = try? Yams.compose(yaml: text), let top = root.mapping else { return }
+        for key in top.keys.compactMap(\.string) where key != "input" && key != "layers" {
+            throw ModelSpecError(message: "\(source): unknown key '\(key)' at the top level; an architecture has 'input' and 'layers'")
+        }
+        guard let layers = top["layers"]?.sequence else { return }
+        for (i, node) in layers.enumerated() {
+            guard let m = node.mapping, let type = m["type"]?.string, let allowed = options(of: type) else { continue }
+            for key in m.keys.compactMap(\.string) where key != "type" && !allowed.contains(key) {
+                let takes = allowed.isEmpty ? "\(type) takes no options" : "\(type) takes \(allowed.map { "'\($0)'" }.joined(separator: ", "))"
+                throw ModelSpecError(message: "\(source): layer \(i) (\(type)): unknown option '\(key)'; \(takes)")
+            }
+        }
     }
 
     /// Reads a YAML or JSON file.

@@ -258,3 +258,31 @@ extension CLITests {
         XCTAssertEqual(try lastJSON(e2)["test_accuracy"] as? Double, try lastJSON(e1)["test_accuracy"] as? Double)
     }
 }
+
+extension CLITests {
+    /// A misspelt option in an architecture file (`activaton`), an option the layer does not
+    /// take, or an unknown top-level key is refused by name (they were silently ignored).
+    func testArchitectureTyposAreRefusedByName() throws {
+        try write("input: [64]\nlayers:\n  - {type: linear, out: 10, activaton: relu}\n", to: "a.yaml")
+        try assertCleanError(["train", "--model", "a.yaml", "--epochs", "1"], mentions: ["layer 0 (linear)", "unknown option 'activaton'", "'out', 'in', 'bias'"])
+        try write("input: [64]\nlayers:\n  - {type: relu, alpha: 0.1}\n  - {type: linear, out: 10}\n", to: "b.yaml")
+        try assertCleanError(["summary", "--model", "b.yaml"], mentions: ["layer 0 (relu)", "'alpha'", "takes no options"])
+        try write(#"{"input": [64], "layers": [{"type": "linear", "out": 10}], "optimizer": "adam"}"#, to: "c.json")
+        try assertCleanError(["summary", "--model", "c.json"], mentions: ["unknown key 'optimizer'"])
+        try write("input: [64]\nlayers:\n  - {type: leaky_relu, alpha: 0.2}\n  - {type: linear, out: 10, bias: false}\n", to: "ok.yaml")
+        let ok = try nabla(["summary", "--model", "ok.yaml"])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+    }
+
+    /// NaN, infinity and numbers beyond float32 in a CSV are refused with the row and column
+    /// (the training split blamed "layer 0"; the test split reported `loss -nan`, exit 0).
+    func testNonFiniteCSVCellsAreRefused() throws {
+        for (cell, name) in [("nan", "nan"), ("inf", "inf"), ("-Infinity", "neginf"), ("1e39", "big")] {
+            var rows = ["a,b,y"]
+            for i in 0..<30 { rows.append("\(i),\(i == 17 ? cell : String(i * 2)),\(i % 2)") }
+            try write(rows.joined(separator: "\n") + "\n", to: "\(name).csv")
+            // Row 19: the header is row 1 and the value is in the 18th data row.
+            try assertCleanError(["train", "--data", "csv:\(name).csv", "--epochs", "1"], mentions: ["\(name).csv", "row 19", "'b'"])
+        }
+    }
+}
