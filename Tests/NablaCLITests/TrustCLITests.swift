@@ -286,3 +286,10 @@ extension CLITests {
         }
     }
 }
+
+extension CLITests {
+    /// A validation fraction so small that the split is empty is refused (its metrics would be NaN).
+    func testEmptyValidationSplitIsRefused() throws {
+        try assertCleanError(["train", "--validation", "0.0001", "--epochs", "1"], mentions: ["--validation", "0 validation"])
+    }
+}
