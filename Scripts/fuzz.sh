@@ -66,15 +66,16 @@ for p in "${parsers[@]}"; do
     cp -R "$seeds/." "$corpus/"
     # The crashes found so far run first: a regression fails at once.
     crashes="$root/Fuzz/crashes/$p"
-    args=(-max_len="$(max_len_for "$p")" -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10
-          -max_total_time="$seconds" -runs="${runs:--1}" -print_final_stats=1
+    base=(-max_len="$(max_len_for "$p")" -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10
           -artifact_prefix="$artifacts/")
+    args=("${base[@]}" -max_total_time="$seconds" -runs="${runs:--1}" -print_final_stats=1)
     echo "== fuzzing $p: ${seconds}s, ${runs:-unlimited} runs"
     log="$work/$p/log"
     start=$(date +%s)
     set +e
     if [ -n "$(ls -A "$crashes" 2>/dev/null)" ]; then
-        "$bin" "${args[@]}" "$crashes"/* >"$log.crashes" 2>&1
+        # Each saved input once (with -runs, libFuzzer would repeat every file that many times).
+        "$bin" "${base[@]}" "$crashes"/* >"$log.crashes" 2>&1
         rc=$?
         [ $rc -ne 0 ] && cp "$log.crashes" "$log"
     else

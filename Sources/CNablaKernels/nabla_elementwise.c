@@ -30,6 +30,7 @@ typedef struct {
 // ---------------------------------------------------------------------------------------
 static inline int32_t sc_f2i(float f) { int32_t i; memcpy(&i, &f, 4); return i; }
 static inline float sc_i2f(int32_t i) { float f; memcpy(&f, &i, 4); return f; }
+static inline int32_t sc_cvti(float x) { return x != x ? 0 : (int32_t)x; }
 static inline float sc_round(float x) {  // |x| < 2^22
     volatile float big = 12582912.0f;
     float b = big;
@@ -61,7 +62,10 @@ static inline float sc_round(float x) {  // |x| < 2^22
 #define VSEL(m, a, b) ((m) ? (a) : (b))
 #define VMOR(a, b) ((a) || (b))
 #define VROUND(x) sc_round(x)
-#define VCVTI(x) ((int32_t)(x))
+// Converting NaN (exp's input after the clamp, which keeps NaN) to an integer is undefined
+// in C; the vector instructions give a fixed value instead. NaN becomes 0 here, and the
+// result is NaN all the same (the polynomial carries it).
+#define VCVTI(x) sc_cvti(x)
 #define VI2F(i) ((float)(i))
 #define VCASTFI(v) sc_f2i(v)
 #define VCASTIF(i) sc_i2f(i)

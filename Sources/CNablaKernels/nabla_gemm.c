@@ -600,9 +600,13 @@ static void blas_init(void) {
     atomic_store(&g_backend, choice);
 }
 
+// Acquire pairs with the (sequentially consistent, so releasing) store in blas_init and
+// nabla_blas_select: a thread that sees a BLAS backend also sees the function pointers
+// stored before it was selected. A relaxed load raced with nabla_blas_select (it could see
+// the new backend and a NULL pointer).
 static inline int blas_backend(void) {
     pthread_once(&g_blas_once, blas_init);
-    return atomic_load_explicit(&g_backend, memory_order_relaxed);
+    return atomic_load_explicit(&g_backend, memory_order_acquire);
 }
 
 void nabla_blas_threads_changed(int n) {

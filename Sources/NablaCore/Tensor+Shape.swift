@@ -295,6 +295,20 @@ extension Tensor {
         }
     }
 
+    /// One-hot rows `[n, classes]` for class indices, optionally label-smoothed: the class
+    /// gets 1 − ε + ε/C and every other entry ε/C (ε = 0: plain one-hot). The one
+    /// implementation behind `oneHot(_:classes:)` and label-smoothed cross-entropy.
+    public static func oneHot(_ indices: [Int], classes: Int, smoothing: Double = 0, dtype: DType = .float32) -> Tensor {
+        nablaCheck(classes > 0, "oneHot: classes must be positive, got \(classes)")
+        nablaCheck(smoothing >= 0 && smoothing <= 1, "oneHot: smoothing must be in [0, 1], got \(smoothing)")
+        var t = Tensor.full([indices.count, classes], smoothing / Double(classes), dtype: dtype)
+        for (i, c) in indices.enumerated() {
+            nablaCheck(c >= 0 && c < classes, "oneHot: label \(c) at position \(i) is outside 0..<\(classes)")
+            t.setScalar(1 - smoothing + smoothing / Double(classes), at: i * classes + c)
+        }
+        return t
+    }
+
     // MARK: Joining and splitting
 
     /// Joins tensors along an existing axis; all other dimensions must agree.

@@ -20,7 +20,16 @@ final class TensorStorage: ManagedBuffer<TensorStorage.Header, SIMD8<Float>> {
         let bytes = max(count * dtype.byteSize, 1)
         let vectors = (bytes + 31) / 32
         let buffer = self.create(minimumCapacity: vectors) { _ in Header(count: count, dtype: dtype) }
-        return unsafeDowncast(buffer, to: TensorStorage.self)
+        let storage = unsafeDowncast(buffer, to: TensorStorage.self)
+        // The elements are declared as SIMD8<Float> (for the alignment) but hold Float or
+        // Double values: bind the memory to the element type it holds, so typed access
+        // through pointer(_:) is defined (reading memory bound to SIMD8<Float> as Double
+        // through assumingMemoryBound was undefined behaviour).
+        switch dtype {
+        case .float32: _ = storage.raw.bindMemory(to: Float.self, capacity: count)
+        case .float64: _ = storage.raw.bindMemory(to: Double.self, capacity: count)
+        }
+        return storage
     }
 
     var count: Int { header.count }
@@ -30,8 +39,11 @@ final class TensorStorage: ManagedBuffer<TensorStorage.Header, SIMD8<Float>> {
         withUnsafeMutablePointerToElements { UnsafeMutableRawPointer($0) }
     }
 
+    /// The elements as `T`, which must be the type the storage's dtype holds (the memory is
+    /// bound to it in ``allocate(count:dtype:)``).
     func pointer<T>(_: T.Type) -> UnsafeMutablePointer<T> {
-        raw.assumingMemoryBound(to: T.self)
+        assert(MemoryLayout<T>.size == dtype.byteSize, "TensorStorage: \(T.self) read from \(dtype) storage")
+        return raw.assumingMemoryBound(to: T.self)
     }
 
     /// A copy of this storage.

@@ -111,11 +111,5 @@ public struct TensorDataset: Dataset {
 
 /// One-hot encoding of class indices: `[n]` → `[n, classes]`.
 public func oneHot(_ labels: Tensor, classes: Int) -> Tensor {
-    let idx = labels.integerValues(op: "oneHot")
-    var out = [Float](repeating: 0, count: idx.count * classes)
-    for (i, c) in idx.enumerated() {
-        nablaCheck(c >= 0 && c < classes, "oneHot: label \(c) at position \(i) is outside 0..<\(classes)")
-        out[i * classes + c] = 1
-    }
-    return Tensor(out, shape: [idx.count, classes]).to(labels.dtype)
+    Tensor.oneHot(labels.integerValues(op: "oneHot"), classes: classes, dtype: labels.dtype)
 }

@@ -164,12 +164,6 @@ public enum Loss {
     }
 
     /// A `[N, C]` one-hot matrix, smoothed: (1 − ε)·onehot + ε/C.
-    static func oneHot(_ indices: [Int], classes: Int, smoothing: Double, dtype: DType) -> Tensor {
-        var t = Tensor.full([indices.count, classes], smoothing / Double(classes), dtype: dtype)
-        for (i, c) in indices.enumerated() { t.setScalar(1 - smoothing + smoothing / Double(classes), at: i * classes + c) }
-        return t
-    }
-
     /// Reduces per-sample losses `[N]`, or returns a scalar for a single-sample input.
     static func finish(_ perSample: Tensor, singleSample: Bool, _ reduction: Reduction) -> Tensor {
         if singleSample && reduction == .none { return perSample.reshaped([]) }
@@ -201,7 +195,7 @@ public enum Loss {
             let idx = Tensor(classes.map(Double.init), shape: [classes.count, 1]).to(x.dtype)
             perSample = -logp.gather(axis: 1, idx).reshaped([classes.count])
         } else {
-            let q = oneHot(classes, classes: x.shape[1], smoothing: labelSmoothing, dtype: x.dtype)
+            let q = Tensor.oneHot(classes, classes: x.shape[1], smoothing: labelSmoothing, dtype: x.dtype)
             perSample = -(q * logp).sum(axis: 1)
         }
         return finish(perSample, singleSample: logits.rank == 1, reduction)

@@ -139,6 +139,23 @@ final class KernelTests: XCTestCase {
 
     // MARK: CPU, threads, grad mode
 
+    /// exp of NaN and infinities on every ISA path: NaN stays NaN (the scalar path converted
+    /// NaN to an integer, which is undefined in C), +inf gives inf, −inf gives 0.
+    func testExpOfNaNAndInfinities() {
+        forEachISA { isa in
+            let x: [Float] = [.nan, .infinity, -.infinity, 0, 1, -.nan, 100, -200]
+            var out = [Float](repeating: 7, count: x.count)
+            nabla_s_unary(NABLA_UN_EXP, x, &out, x.count)
+            XCTAssertTrue(out[0].isNaN && out[5].isNaN, "\(isa): \(out)")
+            XCTAssertEqual(out[1], .infinity, isa)
+            XCTAssertEqual(out[2], 0, isa)
+            XCTAssertEqual(out[3], 1, isa)
+            XCTAssertEqual(out[4], Float(M_E), accuracy: 1e-6, isa)
+            XCTAssertEqual(out[6], .infinity, isa)
+            XCTAssertEqual(out[7], 0, isa)
+        }
+    }
+
     func testISADetectionAndForcing() {
         let detected = nabla_cpu_isa()
         XCTAssertFalse(String(cString: nabla_cpu_isa_name()).isEmpty)

@@ -28,6 +28,9 @@ final class OptimizerKernelTests: XCTestCase {
             let forced = nabla_force_isa(Int32(isa.rawValue))
             defer { _ = nabla_force_isa(-1) }
             if forced != isa { continue }   // not available on this CPU
+            // The kernel must run the forced level (it dispatched on the detected one, so
+            // the scalar and AVX2 paths were never tested on an AVX-512 machine).
+            XCTAssertEqual(nabla_optim_isa(), isa, "Adam dispatches on the forced ISA")
             let f32 = runAdam(.float32, steps: 5, weightDecay: weightDecay, decoupled: decoupled)
             var worst = 0.0
             for (a, b) in zip(f32, reference) { worst = max(worst, abs(a - b)) }

@@ -147,6 +147,8 @@ void nabla_tune_allocator(void);
 // ---------------------------------------------------------------------------------------
 // Fused optimizer updates (float32, in place)
 // ---------------------------------------------------------------------------------------
+/// The instruction set the fused optimizer kernels dispatch to (the forced one when set).
+nabla_isa nabla_optim_isa(void);
 /// One Adam step without amsgrad, PyTorch's formula: g' = g + wd·x; m += (1−β1)(g' − m);
 /// v = β2·v + (1−β2)·g'²; x −= step_size·m / (√v / √(1−β2ᵗ) + eps), with
 /// step_size = lr / (1−β1ᵗ). (AdamW applies its decoupled decay before, with wd = 0.)
