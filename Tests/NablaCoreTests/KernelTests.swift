@@ -156,6 +156,25 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// GEMM with an inner dimension of 0 writes alpha·0 + beta·C: zeros for beta = 0 even
+    /// when C held NaN (the output is not assumed to start zeroed), C itself for beta = 1.
+    func testGEMMWithEmptyInnerDimensionOverwritesNaN() {
+        forEachBackend { backend in
+            forEachISA { isa in
+                let a: [Float] = [], b: [Float] = []
+                var c = [Float](repeating: .nan, count: 6)
+                nabla_sgemm(0, 0, 2, 3, 0, 1, a, 1, b, 3, 0, &c, 3)
+                XCTAssertEqual(c, [0, 0, 0, 0, 0, 0], "\(backend) \(isa) float32, beta 0")
+                var c1: [Float] = [1, 2, 3, 4, 5, 6]
+                nabla_sgemm(0, 0, 2, 3, 0, 1, a, 1, b, 3, 1, &c1, 3)
+                XCTAssertEqual(c1, [1, 2, 3, 4, 5, 6], "\(backend) \(isa) float32, beta 1")
+                var d = [Double](repeating: .nan, count: 6)
+                nabla_dgemm(1, 1, 2, 3, 0, 1, [Double](), 2, [Double](), 1, 0, &d, 3)
+                XCTAssertEqual(d, [0, 0, 0, 0, 0, 0], "\(backend) \(isa) float64, beta 0")
+            }
+        }
+    }
+
     func testISADetectionAndForcing() {
         let detected = nabla_cpu_isa()
         XCTAssertFalse(String(cString: nabla_cpu_isa_name()).isEmpty)

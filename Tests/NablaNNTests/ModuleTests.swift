@@ -43,8 +43,16 @@ final class ModuleTests: XCTestCase {
         XCTAssertTrue(row("layers.4 (Linear)")!.hasSuffix(" 63"), s)
         XCTAssertTrue(row("layers.4 (Linear)")!.contains("[1, 3]"), s)
         XCTAssertTrue(s.contains("Total parameters: 343 (trainable: 343, frozen: 0)"), s)
-        // No graph is recorded by a summary.
-        XCTAssertTrue(dense().parameters().allSatisfy { $0.grad == nil })
+        // No graph is recorded by a summary: its forward pass runs with gradients disabled
+        // (a probe layer records the mode it was called in), and the mode is restored.
+        final class Probe: Module, @unchecked Sendable {
+            var gradEnabledInForward: Bool?
+            override func forward(_ x: Tensor) -> Tensor { gradEnabledInForward = Autograd.isGradEnabled; return x }
+        }
+        let probe = Probe()
+        _ = Sequential([Linear(5, 3), probe]).summary(inputShape: [1, 5])
+        XCTAssertEqual(probe.gradEnabledInForward, false)
+        XCTAssertTrue(Autograd.isGradEnabled)
         // A custom module: leaf layers with counts, and the output shape.
         final class Custom: Module, @unchecked Sendable {
             let a = Linear(5, 10), b = Linear(10, 3)

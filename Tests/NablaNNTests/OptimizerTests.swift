@@ -124,7 +124,7 @@ final class OptimizerTests: XCTestCase {
             opt.step()
             let got = w.doubles + b.doubles
             for (g, e) in zip(got, expected[stepIndex]) {
-                XCTAssertEqual(g, e, accuracy: 1e-6, "\(name) step \(stepIndex + 1): got \(got), PyTorch \(expected[stepIndex])",
+                XCTAssertEqual(g, e, accuracy: 1e-12, "\(name) step \(stepIndex + 1): got \(got), PyTorch \(expected[stepIndex])",
                                file: file, line: line)
             }
         }

@@ -23,8 +23,16 @@ final class TiedWeightTests: XCTestCase {
         XCTAssertEqual(model.parameterCount, 12)
         let opt = SGD(model.parameters(), lr: 0.1)   // would trap on a duplicate
         model(Tensor.ones([2, 4])).sum().backward()
+        // By hand, x = 1 [2×4], W = 1 [3×4], f = Σ x·Wᵀ·W: A = x·Wᵀ is 4 everywhere and
+        // ∂f/∂A = 1·Wᵀ is 4 everywhere. Through the encoder, ∂f/∂W = (∂f/∂A)ᵀ·x = 8 per
+        // entry; through the decoder, ∂f/∂W = Aᵀ·1 = 8 per entry. Tied: 16 (untied: 8 each).
+        XCTAssertEqual(model.encoder.grad?.floats, [Float](repeating: 16, count: 12))
         opt.step()
-        XCTAssertEqual(model.encoder.floats, model.decoder.floats)
+        // One SGD step of 0.1: 1 − 0.1·16 = −0.6 in every entry, seen through both names.
+        for (a, b) in zip(model.encoder.floats, model.decoder.floats) {
+            XCTAssertEqual(a, -0.6, accuracy: 1e-6)
+            XCTAssertEqual(b, -0.6, accuracy: 1e-6)
+        }
     }
 
     /// The same layer used twice in a Sequential appears once (as PyTorch's
