@@ -97,6 +97,7 @@ public struct ModelSpec: Codable, Equatable, Sendable {
     /// and so are non-finite numbers (`p`, `alpha`), which could not be saved in a model file.
     public static func parse(_ text: String, source: String = "<model>") throws -> ModelSpec {
         try ArchitectureText.check(text, source: source)
+        try checkScalars(text, source: source)
         let spec: ModelSpec
         do {
             spec = try YAMLDecoder().decode(ModelSpec.self, from: text)
@@ -131,6 +132,30 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         case "softmax", "log_softmax": return ["axis"]
         case let t where activations.contains(t): return []
         default: return nil
+        }
+    }
+
+    /// Rejects scalars with a colon before they are decoded. YAML 1.1 reads `1:30` as a
+    /// base-60 integer, and Yams 5 computes it with trapping arithmetic, so a long enough
+    /// `out: 1:2:3:4:5:6:7:8:9:10:11:12` crashed the program (found by fuzzing). No value of
+    /// an architecture (numbers, layer type names) contains a colon.
+    static func checkScalars(_ text: String, source: String) throws {
+        guard let root = try? Yams.compose(yaml: text) else { return }   // the decoder reports syntax errors
+        var stack: [Node] = [root]
+        while let node = stack.popLast() {
+            switch node {
+            case .scalar(let s):
+                if s.string.contains(":") {
+                    let shown = s.string.count > 40 ? String(s.string.prefix(40)) + "…" : s.string
+                    throw ModelSpecError(message: "\(source): line \(s.mark.map { String($0.line) } ?? "?"): '\(shown)' is not a valid value (no architecture value contains ':'; YAML base-60 numbers are not accepted)")
+                }
+            case .mapping(let m):
+                for (k, v) in m { stack.append(k); stack.append(v) }
+            case .sequence(let q):
+                stack.append(contentsOf: q)
+            default:
+                break
+            }
         }
     }
 

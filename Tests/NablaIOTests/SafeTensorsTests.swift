@@ -363,6 +363,16 @@ final class ModelSpecSizeTests: XCTestCase {
         }
     }
 
+    /// A YAML base-60 integer with many places overflowed inside Yams and trapped (found by
+    /// the fuzzer); any value with a colon is now refused before decoding.
+    func testBase60NumbersAreRefusedNotTrapped() {
+        let text = "input: [64]\nlayers:\n  - {type: linear, out: 1:2:3:4:5:6:7:8:9:10:11:12}\n"
+        XCTAssertThrowsError(try ModelSpec.parse(text, source: "a.yaml")) { e in
+            XCTAssertTrue("\(e)".contains("a.yaml: line 3") && "\(e)".contains("':'"), "\(e)")
+        }
+        XCTAssertThrowsError(try ModelSpec.parse(#"{"input": ["9:99:99:99:99:99:99:99:99:99:99:99"], "layers": []}"#))
+    }
+
     /// `--max-memory` sizes.
     func testParseSize() {
         XCTAssertEqual(ResourceLimits.parseSize("4G"), 4 << 30)
