@@ -39,6 +39,10 @@ let package = Package(
         .executableTarget(name: "HardClassifiers", dependencies: ["Nabla"], path: "Examples/HardClassifiers"),
         .executableTarget(name: "CurveFitting", dependencies: ["Nabla"], path: "Examples/CurveFitting"),
         .executableTarget(name: "DeepVsWide", dependencies: ["Nabla"], path: "Examples/DeepVsWide"),
+        // The README's two Swift samples, verbatim (ExamplesTests checks they equal the README's
+        // blocks and runs them), so the README cannot drift from code that compiles.
+        .executableTarget(name: "ReadmeTinyGraph", dependencies: ["Nabla"], path: "Examples/ReadmeTinyGraph"),
+        .executableTarget(name: "ReadmeMLP", dependencies: ["Nabla"], path: "Examples/ReadmeMLP"),
         .testTarget(name: "NablaCoreTests", dependencies: ["NablaCore", "_NablaTestSupport"]),
         .testTarget(name: "NablaNNTests", dependencies: ["NablaNN", "_NablaTestSupport"]),
         .testTarget(name: "NablaDataTests", dependencies: ["NablaData", "_NablaTestSupport"]),

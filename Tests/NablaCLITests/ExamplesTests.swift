@@ -77,4 +77,31 @@ final class ExamplesTests: XCTestCase {
         XCTAssertLessThan(n[0], baseline, "deep")
         XCTAssertLessThan(n[1], baseline / 2, "wide")
     }
+
+    /// The README's Swift samples, extracted from README.md: each must equal the source of
+    /// the example that compiles it (so the README cannot drift), and must print what the
+    /// README says it prints.
+    func testReadmeSamplesAreTheCompiledExamples() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        var blocks: [String] = []
+        var current: [Substring]?
+        for line in readme.split(separator: "\n", omittingEmptySubsequences: false) {
+            if current == nil, line == "```swift" { current = []; continue }
+            if current != nil, line == "```" { blocks.append(current!.joined(separator: "\n") + "\n"); current = nil; continue }
+            current?.append(line)
+        }
+        let examples = ["ReadmeTinyGraph", "ReadmeMLP"]
+        XCTAssertEqual(blocks.count, examples.count, "one example per Swift block of the README")
+        for (block, name) in zip(blocks, examples) {
+            let source = try String(contentsOf: root.appendingPathComponent("Examples/\(name)/main.swift"), encoding: .utf8)
+            XCTAssertEqual(block, source, "README block differs from Examples/\(name)/main.swift")
+        }
+        // The tiny graph prints the gradients of the notes' example: −4, −4, 3.
+        XCTAssertEqual(lastLine(try run("ReadmeTinyGraph")), "-4.0 -4.0 3.0")
+        // The MLP separates the ring (not linearly separable) well.
+        let n = numbers(lastLine(try run("ReadmeMLP")))
+        XCTAssertEqual(n.count, 1)
+        XCTAssertGreaterThan(n.first ?? 0, 0.9)
+    }
 }
