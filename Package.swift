@@ -48,6 +48,6 @@ let package = Package(
         .testTarget(name: "NablaDataTests", dependencies: ["NablaData", "_NablaTestSupport"]),
         .testTarget(name: "NablaIOTests", dependencies: ["NablaIO", "_NablaTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NablaTrainingTests", dependencies: ["NablaTraining", "_NablaTestSupport"]),
-        .testTarget(name: "NablaCLITests", dependencies: ["_NablaTestSupport"]),
+        .testTarget(name: "NablaCLITests", dependencies: ["_NablaTestSupport"], exclude: ["Fixtures"]),
     ]
 )

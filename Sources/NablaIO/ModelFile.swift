@@ -106,3 +106,59 @@ public enum ModelFile {
         return Contents(spec: spec, model: model, metadata: file.metadata, extraEntries: extra)
     }
 }
+
+extension ModelFile {
+    /// Builds `spec` and loads its weights from a plain safetensors file, such as a PyTorch
+    /// `state_dict` saved with `safetensors.torch.save_file`.
+    ///
+    /// Names are PyTorch's for the same layers, under the architecture's list index as in
+    /// `torch.nn.Sequential` (`0.weight`, `0.bias`, `2.weight`, …); Nabla's own
+    /// `layers.0.weight` form is accepted too. Every missing, unexpected or mis-shaped tensor
+    /// is listed by name in one error; nothing is built before the file is known to hold
+    /// the weights the architecture declares. F64 and F16/BF16 values are converted to the
+    /// model's float32. The model is returned in evaluation mode.
+    public static func build(_ spec: ModelSpec, weights path: String, limits: ResourceLimits = .standard) throws -> Sequential {
+        let file = try SafeTensorsFile.read(contentsOf: path)
+        let declared = try spec.parameterCount()
+        let held = file.entries.reduce(0) { $0 &+ (Shape.checkedCount($1.shape) ?? 0) }
+        guard held >= declared else {
+            throw ModelSpecError(message: "\(path): the architecture declares \(declared) parameters but the file holds only \(held) values")
+        }
+        let model: Sequential
+        do { model = try spec.build(generator: RandomGenerator(seed: 0), limits: limits) } catch let e as ResourceLimitError {
+            throw ResourceLimitError(message: "\(path): \(e.message)")
+        }
+        let usesPrefix = file.entries.contains { $0.name.hasPrefix("layers.") }
+        func shown(_ name: String) -> String { usesPrefix || !name.hasPrefix("layers.") ? name : String(name.dropFirst(7)) }
+        let own = model.orderedStateDict()
+        let shapes = Dictionary(own.map { ($0.name, ($0.tensor.shape, $0.tensor.dtype)) }, uniquingKeysWith: { a, _ in a })
+        var state: [String: Tensor] = [:]
+        var unexpected: [String] = [], misshaped: [String] = []
+        for entry in file.entries {
+            let name = entry.name.hasPrefix("layers.") ? entry.name : "layers." + entry.name
+            guard let (shape, dtype) = shapes[name] else { unexpected.append(entry.name); continue }
+            guard entry.shape == shape else {
+                misshaped.append("\(entry.name) has shape \(entry.shape), the architecture needs \(shape)")
+                continue
+            }
+            guard entry.dtype.isFloatingPoint else {
+                misshaped.append("\(entry.name) is \(entry.dtype), not a floating-point tensor")
+                continue
+            }
+            state[name] = entry.tensor().to(dtype)
+        }
+        let misshapedNames = Set(misshaped.map { String($0.prefix { $0 != " " }) })
+        let missing = own.map(\.name).filter { name in state[name] == nil && !misshapedNames.contains(shown(name)) && !misshapedNames.contains(name) }
+        if !missing.isEmpty || !unexpected.isEmpty || !misshaped.isEmpty {
+            var parts: [String] = []
+            if !missing.isEmpty { parts.append("missing " + missing.map(shown).joined(separator: ", ")) }
+            if !unexpected.isEmpty { parts.append("unexpected " + unexpected.sorted().joined(separator: ", ")) }
+            parts += misshaped
+            throw ModelSpecError(message: "\(path): the weights do not fit the architecture: " + parts.joined(separator: "; "))
+        }
+        do { try model.loadStateDict(state, strict: true) } catch let e as StateDictError {
+            throw ModelSpecError(message: "\(path): \(e.description.replacingOccurrences(of: "\n", with: "; "))")
+        }
+        return model.eval()
+    }
+}

@@ -246,3 +246,63 @@ struct SplitMix {
         return z ^ (z >> 31)
     }
 }
+
+/// NumPy's .npy format.
+final class NPYTests: XCTestCase {
+    /// Every supported dtype and shape (scalar, 1-D, 3-D) survives a write and a read, and
+    /// the header is padded so the data start at a multiple of 64 bytes, as NumPy does.
+    func testRoundTrip() throws {
+        for type in NPYDataType.allCases {
+            for shape in [[], [3], [2, 1, 3]] {
+                let n = shape.reduce(1, *)
+                let values = (0..<n).map { Double($0) * (type == .int64 || type == .int32 ? 3 : 0.25) - 1 }
+                let a = try NPYArray(shape: shape, values: values, dataType: type)
+                let bytes = a.encoded()
+                let headerEnd = 10 + Int(bytes[8]) + Int(bytes[9]) * 256
+                XCTAssertEqual(headerEnd % 64, 0, "\(type) \(shape)")
+                XCTAssertEqual(bytes[headerEnd - 1], UInt8(ascii: "\n"))
+                XCTAssertEqual(try NPYArray.decode(bytes), a, "\(type) \(shape)")
+            }
+        }
+    }
+
+    /// A file written by NumPy 2 (`np.save`, float32 [7, 5]) reads with its shape and values.
+    func testReadsNumPysOwnFile() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("NablaCLITests/Fixtures/pytorch-mlp/x.npy").path
+        let a = try NPYArray.read(contentsOf: path)
+        XCTAssertEqual(a.shape, [7, 5])
+        XCTAssertEqual(a.dataType, .float32)
+        // The first value, read straight from the bytes after the header.
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let start = 10 + Int(bytes[8]) + Int(bytes[9]) * 256
+        let first = Float(bitPattern: UInt32(bytes[start]) | UInt32(bytes[start + 1]) << 8 | UInt32(bytes[start + 2]) << 16 | UInt32(bytes[start + 3]) << 24)
+        XCTAssertEqual(a.values[0], Double(first))
+        XCTAssertEqual(a.tensor().shape, [7, 5])
+    }
+
+    /// Malformed headers are errors naming what is wrong, never traps.
+    func testMalformedHeaders() {
+        func npy(_ header: String, data: Int = 0) -> [UInt8] {
+            [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, 0, UInt8(header.utf8.count & 255), UInt8(header.utf8.count >> 8)] + Array(header.utf8)
+                + [UInt8](repeating: 0, count: data)
+        }
+        let cases: [([UInt8], String)] = [
+            (npy("{'descr': '<f4', 'shape': (2,), "), "expected"),
+            (npy("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (2,), }"), "unexpected 'M'"),
+            (npy("{'descr': '<f4', 'fortran_order': Truthy, 'shape': (2,), }"), "True or False"),
+            (npy("{'descr': '<f4', 'fortran_order': False, 'shape': (-2,), }"), "dimension"),
+            (npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", data: 9), "1 unexpected bytes"),
+            (npy("{'descr': '<f4', 'descr': '<f8', 'shape': (2,), }"), "twice"),
+            (npy("{'fortran_order': False, 'shape': (2,), }"), "no 'descr'"),
+            (Array(npy("{}").prefix(9)), "magic"),
+            ([0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 9, 0, 0, 0], "version 9"),
+            ([0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, 0, 0xff, 0xff], "inside"),
+        ]
+        for (bytes, message) in cases {
+            XCTAssertThrowsError(try NPYArray.decode(bytes, source: "t.npy")) { e in
+                XCTAssertTrue("\(e)".hasPrefix("t.npy: ") && "\(e)".contains(message), "\(e) should mention \(message)")
+            }
+        }
+    }
+}
