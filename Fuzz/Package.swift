@@ -22,5 +22,6 @@ let package = Package(
         .executableTarget(name: "FuzzGzip", dependencies: ["CFuzzerDriver", .product(name: "NablaData", package: parent)]),
         .executableTarget(name: "FuzzCSV", dependencies: ["CFuzzerDriver", .product(name: "NablaData", package: parent)]),
         .executableTarget(name: "FuzzModelSpec", dependencies: ["CFuzzerDriver", .product(name: "NablaIO", package: parent)]),
+        .executableTarget(name: "FuzzNPY", dependencies: ["CFuzzerDriver", .product(name: "NablaData", package: parent)]),
     ]
 )

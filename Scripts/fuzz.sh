@@ -4,7 +4,7 @@
 # Usage: Scripts/fuzz.sh [seconds-per-parser] [runs-per-parser] [parser ...]
 #   seconds-per-parser  wall-clock budget of each fuzzer (default 60; 0 = no limit)
 #   runs-per-parser     inputs each fuzzer runs (default: no limit; the time budget applies)
-#   parser              any of: safetensors idx gzip csv modelspec (default: all, in that order)
+#   parser              any of: safetensors idx gzip csv modelspec npy (default: all, in that order)
 # Environment:
 #   FUZZ_MERGE=1        add the inputs that reach new coverage to the committed corpus
 #                       Fuzz/corpus/<parser> (libFuzzer -merge=1); otherwise it is left unchanged.
@@ -21,7 +21,7 @@ seconds="${1:-60}"
 runs="${2:-}"
 shift $(( $# < 2 ? $# : 2 ))
 parsers=("$@")
-[ ${#parsers[@]} -eq 0 ] && parsers=(safetensors idx gzip csv modelspec)
+[ ${#parsers[@]} -eq 0 ] && parsers=(safetensors idx gzip csv modelspec npy)
 
 binary_for() {
     case "$1" in
@@ -30,12 +30,13 @@ binary_for() {
         gzip) echo FuzzGzip ;;
         csv) echo FuzzCSV ;;
         modelspec) echo FuzzModelSpec ;;
-        *) echo "fuzz.sh: unknown parser '$1' (expected safetensors, idx, gzip, csv or modelspec)" >&2; exit 2 ;;
+        npy) echo FuzzNPY ;;
+        *) echo "fuzz.sh: unknown parser '$1' (expected safetensors, idx, gzip, csv, modelspec or npy)" >&2; exit 2 ;;
     esac
 }
 max_len_for() {
     case "$1" in
-        safetensors|idx|gzip) echo 16384 ;;
+        safetensors|idx|gzip|npy) echo 16384 ;;
         *) echo 8192 ;;
     esac
 }

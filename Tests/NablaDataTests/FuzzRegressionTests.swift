@@ -58,6 +58,17 @@ final class FuzzRegressionTests: XCTestCase {
 
     // MARK: Corpus and crashes
 
+    func testNPYCorpusAndCrashesNeverTrap() throws {
+        var decoded = 0
+        for (name, bytes) in try allInputs("npy") {
+            guard let a = try? NPYArray.decode(bytes, source: name) else { continue }
+            decoded += 1
+            XCTAssertEqual(a.values.count, a.shape.reduce(1, *), name)
+            XCTAssertEqual(try NPYArray.decode(a.encoded()), a, name)
+        }
+        XCTAssertGreaterThan(decoded, 3, "the seeds include valid files")
+    }
+
     func testIDXCorpusAndCrashesNeverTrap() throws {
         for (name, bytes) in try allInputs("idx") {
             if let a = try? IDXArray.decode(bytes, source: name) {
