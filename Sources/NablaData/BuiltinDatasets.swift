@@ -43,10 +43,12 @@ public enum Datasets {
                 throw DataFileError(source: lpath, message: "label \(y.values[bad]) at position \(bad) is outside 0…9")
             }
             guard x.shape[0] > 0 else { throw DataFileError(source: ipath, message: "holds no images (an empty split cannot be used)") }
-            let n = x.shape[0], f = x.shape[1] * x.shape[2]
+            let n = x.shape[0], f = x.shape[1] * x.shape[2], dims = Array(x.shape.dropFirst())
+            // The raw IDX values are dead once the tensor holds them: nothing below uses x, so
+            // they are released before the scaled copy is made (60,000 images are 188 MB each way).
             let raw = Tensor(x.values, shape: [n, f])
             let inputs = scaled ? raw / 255.0 : raw
-            return (TensorDataset(inputs: inputs, targets: Tensor(y.values), name: name, classCount: 10), Array(x.shape.dropFirst()), ipath)
+            return (TensorDataset(inputs: inputs, targets: Tensor(y.values), name: name, classCount: 10), dims, ipath)
         }
         let train = try load("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "fashion-mnist")
         let test = try load("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", "fashion-mnist-test")
