@@ -96,17 +96,23 @@ extension Preprocessing {
         guard x.rank >= 1 else { throw DataShapeError(message: "\(source): expected a batch of examples, got a scalar") }
         let n = x.shape[0]
         let exampleShape = Array(x.shape.dropFirst())
+        try Preprocessing.checkFits(exampleShape, inputShape, source: source)
         let perExample = Shape.count(exampleShape)
-        let expected = Shape.count(inputShape)
-        guard perExample == expected else {
-            throw DataShapeError(message: "\(source): examples have shape \(exampleShape) (\(perExample) values) but the model takes inputs of shape \(inputShape) (\(expected) values)")
-        }
         if let f = featureCount, f != perExample {
             throw DataShapeError(message: "\(source): the model's input scaling was fitted on \(f) features but the data have \(perExample)")
         }
         var flat = x.rank == 2 ? x : x.reshaped([n, perExample])
         flat = apply(flat)
         return inputShape == [perExample] ? flat : flat.reshaped([n] + inputShape)
+    }
+
+    /// Throws unless examples of `exampleShape` hold as many values as a model input of
+    /// `inputShape` (the one input-shape check of train, evaluate and predict).
+    public static func checkFits(_ exampleShape: [Int], _ inputShape: [Int], source: String) throws {
+        let perExample = Shape.count(exampleShape), expected = Shape.count(inputShape)
+        guard perExample == expected else {
+            throw DataShapeError(message: "\(source): examples have shape \(exampleShape) (\(perExample) values) but the model takes inputs of shape \(inputShape) (\(expected) values)")
+        }
     }
 
     /// Prepares a data set's inputs with ``prepare(_:for:source:)``, naming the data set in errors.

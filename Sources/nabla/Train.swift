@@ -215,9 +215,7 @@ struct Train: ParsableCommand {
             try limits.check(bytes: CheckedSize.product(count, 4 * DType.float32.byteSize),
                              for: "training this architecture (\(count) parameters, with gradients and optimizer state)")
             net = try spec.build(generator: RandomGenerator(seed: seed), limits: limits)
-            if spec.input != train.inputShape && spec.input.reduce(1, *) != train.inputShape.reduce(1, *) {
-                throw CLIError("the architecture takes inputs of shape \(spec.input) but \(train.name) has examples of shape \(train.inputShape)")
-            }
+            try Preprocessing.checkFits(train.inputShape, spec.input, source: train.name)
             let out = try spec.outputShape()
             if out.last != outputs {
                 throw CLIError("the architecture ends with \(out.last ?? 0) outputs but the data need \(outputs)")
