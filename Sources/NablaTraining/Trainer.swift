@@ -103,7 +103,13 @@ public final class Trainer {
     /// Every completed epoch's metrics.
     public var history = History()
     /// The weights with the best validation loss seen so far.
+    ///
+    /// Kept only when ``keepsBestState`` is set (a copy of every weight at each improvement);
+    /// the CLI writes the best checkpoint to a file instead (`NAME.best.safetensors`).
     public private(set) var bestState: [String: Tensor]?
+    /// Whether to keep a copy of the weights with the best validation loss in ``bestState``
+    /// (Keras' `restore_best_weights`; off by default, as it costs a copy per improvement).
+    public var keepsBestState = false
     /// The best validation loss seen so far.
     public internal(set) var bestValidationLoss = Double.infinity
     /// Validated epochs since the best validation loss (what early stopping counts).
@@ -174,7 +180,7 @@ public final class Trainer {
                 record.validationMAE = m.mae
                 if m.loss < bestValidationLoss {
                     bestValidationLoss = m.loss
-                    bestState = model.stateDict().mapValues { $0.clone().detached() }
+                    if keepsBestState { bestState = model.stateDict().mapValues { $0.clone().detached() } }
                     epochsSinceBest = 0
                 } else {
                     epochsSinceBest += 1

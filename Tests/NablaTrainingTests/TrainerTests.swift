@@ -267,6 +267,7 @@ final class TrainerTests: XCTestCase {
         // A high rate makes the validation loss go up and down.
         t.optimizer.learningRate = 0.2
         t.scheduler = nil
+        t.keepsBestState = true
         var snapshots: [[String: [UInt32]]] = []
         t.onEpochEnd = { tr, _ in snapshots.append(self.weightBits(tr.model)) }
         let h = try t.fit(train, validation: val, epochs: 6, batchSize: 16)
@@ -278,6 +279,11 @@ final class TrainerTests: XCTestCase {
         // Loading the best state reproduces the best validation loss.
         try t.model.loadStateDict(bestState)
         XCTAssertEqual(t.evaluate(val).loss, losses[best], accuracy: 1e-9)
+        // By default no copy is kept (the CLI keeps its best checkpoint in a file).
+        let u = try newTrainer()
+        try u.fit(train, validation: val, epochs: 2, batchSize: 16)
+        XCTAssertNil(u.bestState)
+        XCTAssertTrue(u.bestValidationLoss.isFinite)
     }
 
     func testHistoryCSVAndJSONAreWrittenAtomicallyAndParse() throws {
