@@ -71,6 +71,30 @@ public enum Preprocessing: Codable, Equatable, Sendable {
     }
 }
 
+/// How inputs are scaled before training (the CLI's `--scale`): which ``Preprocessing`` to fit.
+public enum ScalingKind: String, CaseIterable, Sendable {
+    /// Per-feature standardisation.
+    case standardize
+    /// Per-feature min–max scaling to [0, 1].
+    case minmax
+    /// Pixels: multiply by 1/255.
+    case pixels
+    /// No scaling.
+    case none
+
+    /// Fits the scaling on the training split's inputs (per feature of the flattened
+    /// examples, whatever their shape).
+    public func fit(_ train: TensorDataset) -> Preprocessing {
+        let flat = train.inputs.rank == 2 ? train.inputs : train.inputs.reshaped([train.count, Shape.count(train.inputShape)])
+        switch self {
+        case .standardize: return .standardize(fitting: flat)
+        case .minmax: return .minMax(fitting: flat)
+        case .pixels: return .scale(1.0 / 255.0)
+        case .none: return .none
+        }
+    }
+}
+
 /// Data whose examples do not fit a model: a different number of values per example than
 /// the model's input shape holds or than its fitted scaling expects.
 public struct DataShapeError: Error, CustomStringConvertible, LocalizedError, Sendable {

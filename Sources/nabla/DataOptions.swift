@@ -147,22 +147,7 @@ func checkWritable(_ path: String, option: String) throws {
     try? FileManager.default.removeItem(atPath: probe)
 }
 
-/// How inputs are scaled before training.
-enum ScalingKind: String, ExpressibleByArgument, CaseIterable {
-    case standardize, minmax, pixels, none
-
-    func fit(_ train: TensorDataset) -> Preprocessing {
-        // Per-feature statistics of the flattened examples, whatever their shape.
-        let flat = train.inputs.rank == 2 ? train.inputs : train.inputs.reshaped([train.count, Shape.count(train.inputShape)])
-        switch self {
-        case .standardize: return .standardize(fitting: flat)
-        case .minmax: return .minMax(fitting: flat)
-        case .pixels: return .scale(1.0 / 255.0)
-        case .none: return .none
-        }
-    }
-}
-
+extension ScalingKind: ExpressibleByArgument {}
 extension TaskKind: ExpressibleByArgument {}
 extension TrainingLoss: ExpressibleByArgument {}
 
