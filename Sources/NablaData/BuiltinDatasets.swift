@@ -24,7 +24,8 @@ public enum Datasets {
     /// [0, 1] and flattened to 784 features (pass `scaled: false` to keep the raw 0…255
     /// values). Nothing is downloaded: when the files are missing the error says how to
     /// install them.
-    public static func fashionMNIST(directory: String? = nil, scaled: Bool = true) throws -> (train: TensorDataset, test: TensorDataset) {
+    public static func fashionMNIST(directory: String? = nil, scaled: Bool = true,
+                                    limits: ResourceLimits = .unlimited) throws -> (train: TensorDataset, test: TensorDataset) {
         let dir = directory ?? ProcessInfo.processInfo.environment["FMNIST_DIR"] ?? defaultFashionMNISTDirectory
         func find(_ stem: String) throws -> String {
             for name in [stem + ".gz", stem] {
@@ -35,7 +36,7 @@ public enum Datasets {
         }
         func load(_ images: String, _ labels: String, _ name: String) throws -> (TensorDataset, dims: [Int], path: String) {
             let ipath = try find(images), lpath = try find(labels)
-            let x = try IDXArray.read(contentsOf: ipath), y = try IDXArray.read(contentsOf: lpath)
+            let x = try IDXArray.read(contentsOf: ipath, limits: limits), y = try IDXArray.read(contentsOf: lpath, limits: limits)
             guard x.shape.count == 3, y.shape.count == 1, x.shape[0] == y.shape[0] else {
                 throw DataFileError(source: ipath, message: "images \(x.shape) and labels \(y.shape) do not match")
             }

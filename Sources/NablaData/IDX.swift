@@ -1,4 +1,5 @@
 import Foundation
+import NablaCore
 
 /// The element type of an IDX file, as stored in the third byte of its magic number.
 public enum IDXDataType: UInt8, Sendable, CaseIterable {
@@ -57,12 +58,20 @@ public struct IDXArray: Sendable, Equatable {
 
     /// Reads an IDX file (plain or gzip-compressed) from `path`.
     /// - Throws: `DataFileError` naming the path for a missing, unreadable or malformed file.
-    public static func read(contentsOf path: String) throws -> IDXArray {
-        try decode(try readFileBytes(path), source: path)
+    ///
+    /// `limits` bounds the memory the values may take (4 bytes each, as `Float`), checked
+    /// from the header before anything is inflated or converted.
+    public static func read(contentsOf path: String, limits: ResourceLimits = .unlimited) throws -> IDXArray {
+        try decode(try readFileBytes(path), source: path, limits: limits)
     }
 
     /// Decodes IDX bytes (plain or gzip-compressed); `source` names the data in error messages.
-    public static func decode(_ bytes: [UInt8], source: String = "<memory>") throws -> IDXArray {
+    public static func decode(_ bytes: [UInt8], source: String = "<memory>", limits: ResourceLimits = .unlimited) throws -> IDXArray {
+        func check(_ header: Header) throws {
+            do { try limits.check(bytes: CheckedSize.product(header.count, 4), for: "the IDX data (shape \(header.shape))") } catch let e as ResourceLimitError {
+                throw DataFileError(source: source, message: e.message)
+            }
+        }
         let raw: [UInt8]
         let what: String
         let header: Header
@@ -72,6 +81,7 @@ public struct IDXArray: Sendable, Equatable {
             // header and the payload it declares, so a small "gzip bomb" cannot run away.
             let prefix = try Gzip.inflateStream(bytes, source: source, limit: maxHeaderSize).bytes
             header = try Header(prefix, what: what, source: source)
+            try check(header)
             guard case (let total, false) = header.size.addingReportingOverflow(header.dataBytes) else {
                 throw DataFileError(source: source, message: "shape \(header.shape) is too large (byte count overflows)")
             }
@@ -84,6 +94,7 @@ public struct IDXArray: Sendable, Equatable {
             what = "file"
             raw = bytes
             header = try Header(raw, what: what, source: source)
+            try check(header)
         }
         let (dtype, shape, headerSize, dataBytes, count) = (header.dtype, header.shape, header.size, header.dataBytes, header.count)
         let available = raw.count - headerSize

@@ -53,12 +53,15 @@ public struct NPYArray: Sendable, Equatable {
 
     /// Reads a `.npy` file.
     /// - Throws: `DataFileError` naming the path and what is wrong.
-    public static func read(contentsOf path: String) throws -> NPYArray {
-        try decode(try readFileBytes(path), source: path)
+    ///
+    /// `limits` bounds the memory the values may take (8 bytes each, as `Double`), checked
+    /// from the header before they are converted.
+    public static func read(contentsOf path: String, limits: ResourceLimits = .unlimited) throws -> NPYArray {
+        try decode(try readFileBytes(path), source: path, limits: limits)
     }
 
     /// Decodes `.npy` bytes; `source` names the data in errors.
-    public static func decode(_ bytes: [UInt8], source: String = "<memory>") throws -> NPYArray {
+    public static func decode(_ bytes: [UInt8], source: String = "<memory>", limits: ResourceLimits = .unlimited) throws -> NPYArray {
         func fail(_ message: String) -> DataFileError { DataFileError(source: source, message: message) }
         let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]   // \x93NUMPY
         guard bytes.count >= 10, Array(bytes[0..<6]) == magic else {
@@ -100,6 +103,9 @@ public struct NPYArray: Sendable, Equatable {
         guard let s = dict["shape"], case .tuple(let shape) = s else { throw fail("header has no 'shape' tuple") }
         guard let count = Shape.checkedCount(shape), let byteCount = CheckedSize.product(count, type.byteSize) else {
             throw fail("shape \(shape) is too large")
+        }
+        do { try limits.check(bytes: CheckedSize.product(count, 8), for: "the array (shape \(shape))") } catch let e as ResourceLimitError {
+            throw fail(e.message)
         }
         let dataStart = headerStart + headerLength
         let available = bytes.count - dataStart

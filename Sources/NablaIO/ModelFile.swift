@@ -71,7 +71,11 @@ public enum ModelFile {
     ///
     /// The architecture's parameters are sized with checked arithmetic before the model is
     /// built; a file declaring more than `limits` allows is refused (``ResourceLimitError``).
-    public static func load(_ path: String, limits: ResourceLimits = .standard) throws -> Contents {
+    ///
+    /// `keepExtraTensors` keeps the entries that are not model state (a checkpoint's
+    /// optimizer state), copied out of the file's buffer; without them (`evaluate`,
+    /// `predict`) the file's bytes are released as soon as the weights are loaded.
+    public static func load(_ path: String, limits: ResourceLimits = .standard, keepExtraTensors: Bool = true) throws -> Contents {
         let file = try SafeTensorsFile.read(contentsOf: path)
         guard let json = file.metadata[architectureKey] else {
             throw ModelSpecError(message: "\(path): not a Nabla model file (no '\(architectureKey)' in the safetensors metadata)")
@@ -94,8 +98,9 @@ public enum ModelFile {
             if expected.contains(entry.name) || (!entry.name.hasPrefix("optimizer.") && !entry.name.hasPrefix("nabla.")) {
                 // Model state, or an unexpected key that loadStateDict will name.
                 state[entry.name] = entry.tensor()
-            } else {
-                extra[entry.name] = entry
+            } else if keepExtraTensors {
+                // A copy, so that the extras do not keep the whole file's buffer alive.
+                extra[entry.name] = try SafeTensorEntry(name: entry.name, dtype: entry.dtype, shape: entry.shape, data: entry.data)
             }
         }
         do {
@@ -137,6 +142,10 @@ extension ModelFile {
         for entry in file.entries {
             let name = entry.name.hasPrefix("layers.") ? entry.name : "layers." + entry.name
             guard let (shape, dtype) = shapes[name] else { unexpected.append(entry.name); continue }
+            guard state[name] == nil else {
+                misshaped.append("\(entry.name) names the same weight as another tensor in the file")
+                continue
+            }
             guard entry.shape == shape else {
                 misshaped.append("\(entry.name) has shape \(entry.shape), the architecture needs \(shape)")
                 continue

@@ -127,6 +127,8 @@ public enum Checkpoint {
             do {
                 _ = try handle.seekToEnd()
                 try handle.write(contentsOf: Data(records[count...].map(line).joined().utf8))
+                // On disk before the checkpoint that follows is (that one is fsynced too).
+                try handle.synchronize()
             } catch {
                 throw FileWriteError(path: file, message: "cannot append to the history: \(error.localizedDescription)")
             }
@@ -181,7 +183,11 @@ public enum Checkpoint {
             guard let v = Int(s), v >= 1 else { throw invalid("nabla.classes", s, "it must be a positive integer") }
             classes = v
         }
-        let outputs = try contents.spec.outputShape().last ?? 0
+        let outShape = try contents.spec.outputShape()
+        guard outShape.count == 1 else {
+            throw ModelSpecError(message: "\(path): the architecture's output per example has shape \(outShape); a \(task.rawValue) model needs one axis (add a flatten layer)")
+        }
+        let outputs = outShape[0]
         if task == .classification {
             guard let c = classes else { throw bad("nabla.classes") }
             let expected = loss == .bceLogits ? 1 : c

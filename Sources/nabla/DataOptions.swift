@@ -22,13 +22,13 @@ struct DataOptions: ParsableArguments {
     /// Train and test splits (raw inputs; preprocessing is applied by the caller) and the
     /// preprocessing a new model should fit.
     func load(seed: UInt64, defaultTask: TaskKind?, defaultData: String = "digits", testFraction: Double? = nil,
-              target: String? = nil) throws -> (train: TensorDataset, test: TensorDataset, scaling: ScalingKind) {
+              target: String? = nil, limits: ResourceLimits = .standard) throws -> (train: TensorDataset, test: TensorDataset, scaling: ScalingKind) {
         let data = self.data ?? defaultData
         let testFraction = testFraction ?? self.testFraction ?? 0.2
         let target = target ?? self.target
         guard testFraction > 0 && testFraction < 1 else { throw CLIError("--test-fraction must be between 0 and 1, got \(testFraction)") }
         if data == "fashion-mnist" {
-            let (tr, te) = try Datasets.fashionMNIST(directory: dataDir, scaled: false)
+            let (tr, te) = try Datasets.fashionMNIST(directory: dataDir, scaled: false, limits: limits)
             return (tr, te, .pixels)
         }
         let all: TensorDataset
@@ -83,8 +83,14 @@ func suggestedData(_ stored: String, modelPath: String) throws -> String {
     guard !path.hasPrefix("/"), !path.hasPrefix("~"), !parts.contains(".."), !path.isEmpty else {
         throw CLIError("\(modelPath): the model names its data as \(stored), outside the model file's folder; a model file cannot make nabla read that file, so pass --data yourself (--data overrides the stored name)")
     }
-    let folder = URL(fileURLWithPath: modelPath).deletingLastPathComponent()
-    return "csv:" + folder.appendingPathComponent(path).standardizedFileURL.path
+    // Resolve symbolic links on both sides: a link inside the folder must not lead out of it.
+    let folder = URL(fileURLWithPath: modelPath).deletingLastPathComponent().standardizedFileURL.resolvingSymlinksInPath()
+    let resolved = folder.appendingPathComponent(path).standardizedFileURL.resolvingSymlinksInPath()
+    let prefix = folder.path.hasSuffix("/") ? folder.path : folder.path + "/"
+    guard resolved.path.hasPrefix(prefix) else {
+        throw CLIError("\(modelPath): the model names its data as \(stored), which leads outside the model file's folder through a symbolic link; a model file cannot make nabla read that file, so pass --data yourself")
+    }
+    return "csv:" + resolved.path
 }
 
 /// The data name to store in a model file saved at `modelPath`: a CSV path relative to
@@ -105,7 +111,15 @@ func storedDataName(_ data: String, modelPath: String?) -> String {
 /// they are; a column the model needs that the data lack, or one it does not know, is an
 /// error naming both.
 func matchColumns(_ d: TensorDataset, to info: ModelInfo, model: String) throws -> TensorDataset {
-    guard let wanted = info.featureNames, let have = d.featureNames, wanted != have else { return d }
+    guard let have = d.featureNames else { return d }
+    guard let wanted = info.featureNames else {
+        // A model trained on a CSV before names were stored: say that order decides.
+        if info.dataName.hasPrefix("csv:") {
+            FileHandle.standardError.write(Data("note: \(model) stores no column names; matching the columns of \(d.name) by position\n".utf8))
+        }
+        return d
+    }
+    guard wanted != have else { return d }
     let missing = wanted.filter { !have.contains($0) }, extra = have.filter { !wanted.contains($0) }
     guard missing.isEmpty, extra.isEmpty, have.count == wanted.count else {
         func list(_ n: [String]) -> String { n.prefix(8).map { "'\($0)'" }.joined(separator: ", ") + (n.count > 8 ? ", …" : "") }
@@ -118,6 +132,42 @@ func matchColumns(_ d: TensorDataset, to info: ModelInfo, model: String) throws 
     out.inputs = d.inputs.indexSelect(axis: 1, wanted.map { name in have.firstIndex(of: name)! })
     out.featureNames = wanted
     return out
+}
+
+/// Throws unless the model's output per example fits the data's targets: one axis of the
+/// class count (1 for BCE) for classification, the target width for regression. Without
+/// this a loss would trap on a rank-3 output or a width mismatch.
+func checkOutputs(_ spec: ModelSpec, _ d: TensorDataset, _ info: ModelInfo, model: String) throws {
+    let out = try spec.outputShape()
+    let need: Int
+    if info.task == .classification {
+        need = info.loss == .bceLogits ? 1 : (info.classCount ?? out.last ?? 0)
+    } else {
+        need = d.targets.rank == 2 ? d.targets.shape[1] : 1
+    }
+    guard out == [need] else {
+        throw CLIError("\(model): the architecture's output per example has shape \(out) but \(d.name) needs [\(need)] (\(info.task == .classification ? "one logit per class" : "one value per target column"))")
+    }
+}
+
+/// Values one example produces across all layers of `spec` (input included), checked.
+func activationValues(_ spec: ModelSpec) throws -> Int? {
+    try spec.validated().reduce(Shape.checkedCount(spec.input)) { acc, shape in
+        acc.flatMap { CheckedSize.sum($0, Shape.count(shape)) }
+    }
+}
+
+/// Throws unless training `spec` fits `limits`: the weights, their gradients and two
+/// optimizer moments (16 bytes per parameter), plus the activations and their gradients
+/// of the larger of a training batch and an evaluation batch (1,024 examples), 8 bytes
+/// per value. A class label of 10⁷ with no hidden layer passes the parameter count alone
+/// but not this.
+func checkTrainingMemory(_ spec: ModelSpec, batchSize: Int, limits: ResourceLimits) throws {
+    let count = try spec.parameterCount()
+    let weights = CheckedSize.product(count, 4 * DType.float32.byteSize)
+    let activations = try activationValues(spec).flatMap { CheckedSize.product($0, max(batchSize, 1024)) }.flatMap { CheckedSize.product($0, 8) }
+    let total = weights.flatMap { w in activations.flatMap { CheckedSize.sum(w, $0) } }
+    try limits.check(bytes: total, for: "training this architecture (\(count) parameters with gradients and optimizer state, and the activations of \(max(batchSize, 1024))-example batches)")
 }
 
 /// Whether two paths name one file: the same resolved path, or the same inode when both exist.

@@ -33,15 +33,16 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         let limits = try resources.limits()
         guard FileManager.default.isReadableFile(atPath: load) else { throw CLIError("\(load): model file not found or not readable") }
-        let contents = try ModelFile.load(load, limits: limits)
+        let contents = try ModelFile.load(load, limits: limits, keepExtraTensors: false)
         let info = try Checkpoint.info(from: contents, path: load)
         var (train, test, _) = try dataOptions.load(seed: seed ?? info.split.seed, defaultTask: info.task,
                                                     defaultData: dataOptions.data == nil ? try suggestedData(info.dataName, modelPath: load) : "digits",
                                                     testFraction: dataOptions.testFraction ?? info.split.testFraction,
-                                                    target: dataOptions.target ?? info.split.target)
+                                                    target: dataOptions.target ?? info.split.target, limits: limits)
         // Labels the model cannot predict anywhere in the data mean the wrong data or model,
         // even when they happen to fall in the training split.
         test = try matchColumns(test, to: info, model: load)
+        try checkOutputs(contents.spec, test, info, model: load)
         try checkLabels(train, info)
         try checkLabels(test, info)
         let spec = contents.spec

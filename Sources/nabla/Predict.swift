@@ -58,7 +58,7 @@ struct Predict: ParsableCommand {
         switch (load, model, weights) {
         case (let load?, nil, nil):
             guard FileManager.default.isReadableFile(atPath: load) else { throw CLIError("\(load): model file not found or not readable") }
-            let contents = try ModelFile.load(load, limits: limits)
+            let contents = try ModelFile.load(load, limits: limits, keepExtraTensors: false)
             info = try Checkpoint.info(from: contents, path: load)
             spec = contents.spec; net = contents.model; modelName = load
         case (nil, let model?, let weights?):
@@ -74,12 +74,13 @@ struct Predict: ParsableCommand {
         let features = Shape.count(spec.input)
         var x: Tensor
         if input.hasSuffix(".npy") {
-            let a = try NPYArray.read(contentsOf: input)
+            let a = try NPYArray.read(contentsOf: input, limits: limits)
             guard a.shape.count >= 1 else { throw CLIError("\(input): holds a scalar; the first axis must be the examples") }
             x = a.tensor().to(.float32)
         } else if try isIDX(input) {
-            let a = try IDXArray.read(contentsOf: input)
-            let n = a.shape.first ?? 0
+            let a = try IDXArray.read(contentsOf: input, limits: limits)
+            guard a.shape.count >= 1 else { throw CLIError("\(input): holds a scalar; the first axis must be the examples") }
+            let n = a.shape[0]
             let per = Shape.count(Array(a.shape.dropFirst()))
             guard per == features else {
                 throw CLIError("\(input): each IDX example has \(per) values (shape \(Array(a.shape.dropFirst()))) but the model takes \(features)")
@@ -90,6 +91,9 @@ struct Predict: ParsableCommand {
             x = try columnsForModel(csv, info: info, features: features)
         }
         guard x.shape[0] > 0 else { throw CLIError("\(input): holds no examples") }
+        // The whole input runs as one batch: its activations must fit too.
+        try limits.check(bytes: try activationValues(spec).flatMap { CheckedSize.product($0, x.shape[0]) }.flatMap { CheckedSize.product($0, 4) },
+                         for: "running \(x.shape[0]) examples through the model at once")
         do { x = try (info?.preprocessing ?? .none).prepare(x, for: spec.input, source: input) } catch let e as DataShapeError {
             throw CLIError("\(modelName): the model does not fit the input: \(e.message)")
         }

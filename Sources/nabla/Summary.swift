@@ -31,14 +31,16 @@ struct Summary: ParsableCommand {
     @Option(help: "Activation of the MLP.")
     var activation: String = "relu"
 
-    @OptionGroup var resources: ResourceOptions
-
     func run() throws {
-        let limits = try resources.limits()
         let spec: ModelSpec
         if let load {
             guard FileManager.default.isReadableFile(atPath: load) else { throw CLIError("\(load): model file not found or not readable") }
-            spec = try ModelFile.load(load, limits: limits).spec
+            // The architecture from the metadata alone: nothing is built or converted.
+            let file = try SafeTensorsFile.read(contentsOf: load)
+            guard let json = file.metadata[ModelFile.architectureKey] else {
+                throw CLIError("\(load): not a Nabla model file (no '\(ModelFile.architectureKey)' in the safetensors metadata)")
+            }
+            spec = try ModelSpec.parse(json, source: "\(load) (architecture metadata)")
         } else if let model {
             spec = try ModelSpec.read(contentsOf: model)
         } else {
@@ -48,7 +50,6 @@ struct Summary: ParsableCommand {
         }
         // From the architecture alone: nothing is built, so a file declaring huge layers
         // costs nothing to summarise.
-        _ = limits
         print(try spec.summary(), terminator: "")
     }
 }

@@ -159,9 +159,16 @@ struct Train: ParsableCommand {
         let defaultTask: TaskKind? = storedInfo?.task ?? loss.map { $0.isClassification ? .classification : .regression }
         // The data: --data, else what the checkpoint suggests (only a safe relative path), else digits.
         let dataUsed = try dataOptions.data ?? storedInfo.map { try suggestedData($0.dataName, modelPath: resume!) } ?? "digits"
+        if dataOptions.data == nil, dataUsed.hasPrefix("csv:") {
+            // The checkpoint's own CSV is an input too: no output may replace it.
+            let csv = String(dataUsed.dropFirst(4))
+            for (name, out) in [("--history", history), ("--save", save)] {
+                if let out, sameFile(out, csv) { throw CLIError("\(name) \(out) is the CSV the checkpoint trains on; writing it would destroy the data") }
+            }
+        }
         var (train, test, scaling) = try dataOptions.load(seed: seed, defaultTask: defaultTask,
                                                           defaultData: dataUsed,
-                                                          testFraction: split.testFraction, target: split.target)
+                                                          testFraction: split.testFraction, target: split.target, limits: limits)
         let task = train.task
         let lossKind = loss ?? storedInfo?.loss ?? (task == .classification ? .crossEntropy : .mse)
         if task == .classification && !lossKind.isClassification {
@@ -210,23 +217,22 @@ struct Train: ParsableCommand {
                              preprocessing: scaling.fit(train), dataName: storedDataName(dataUsed, modelPath: save), split: split)
             info.featureNames = train.featureNames
             info.targetName = train.targetName
-            // Training holds the weights, their gradients and up to two optimizer moments.
-            let count = try spec.parameterCount()
-            try limits.check(bytes: CheckedSize.product(count, 4 * DType.float32.byteSize),
-                             for: "training this architecture (\(count) parameters, with gradients and optimizer state)")
+            try checkTrainingMemory(spec, batchSize: batchSize, limits: limits)
             net = try spec.build(generator: RandomGenerator(seed: seed), limits: limits)
             try Preprocessing.checkFits(train.inputShape, spec.input, source: train.name)
             let out = try spec.outputShape()
-            if out.last != outputs {
-                throw CLIError("the architecture ends with \(out.last ?? 0) outputs but the data need \(outputs)")
+            if out != [outputs] {
+                throw CLIError("the architecture's output per example has shape \(out) but the data need [\(outputs)]\(out.count > 1 ? " (add a flatten layer)" : "")")
             }
         }
         if let path = resume, restored != nil {
             // A resumed model meets its CSV columns by name, in whatever order the file has them.
-            train = try matchColumns(train, to: info, model: path)
-            test = try matchColumns(test, to: info, model: path)
-            validationSet = try validationSet.map { try matchColumns($0, to: info, model: path) }
+            let original = storedInfo ?? info   // as stored: its data name says whether it came from a CSV
+            train = try matchColumns(train, to: original, model: path)
+            test = try matchColumns(test, to: original, model: path)
+            validationSet = try validationSet.map { try matchColumns($0, to: original, model: path) }
         }
+        try checkOutputs(spec, train, info, model: resume ?? model ?? "the architecture")
         try checkLabels(train, info)
         try checkLabels(test, info)
         if let v = validationSet { try checkLabels(v, info) }
@@ -289,6 +295,14 @@ struct Train: ParsableCommand {
             Foundation.exit(128 + receivedStopSignal)
         }
         Interrupts.restore()
+        if receivedStopSignal != 0 {
+            // The signal came after the last step (during validation or the last save, which
+            // completed): the run is complete, but the user asked to stop, so say so and stop.
+            if let path = history { try? trainer.history.write(to: path) }
+            let saved = lastSaved.map { "; the last complete checkpoint is \($0.path) (epoch \($0.epoch))" } ?? ""
+            FileHandle.standardError.write(Data("\ninterrupted by \(Interrupts.signalName) after the last epoch\(saved)\n".utf8))
+            Foundation.exit(128 + receivedStopSignal)
+        }
         let fitSeconds = Date().timeIntervalSince(fitStart)
         if let path = history { try trainer.history.write(to: path) }
         let m = trainer.evaluate(test)
@@ -306,7 +320,7 @@ struct Train: ParsableCommand {
         if json {
             var o: [String: Any] = ["test_loss": r6(m.loss), "epochs": trainer.completedEpochs, "seconds": r6(seconds),
                                     "samples_per_second": sps.rounded(), "train_examples": train.count, "test_examples": m.count,
-                                    "parameters": net.parameterCount, "data": dataOptions.data ?? "digits", "gemm": Backend.gemmPath.rawValue]
+                                    "parameters": net.parameterCount, "data": dataUsed, "gemm": Backend.gemmPath.rawValue]
             if let a = m.accuracy { o["test_accuracy"] = r6(a) }
             if let e = m.mae { o["test_mae"] = r6(e) }
             if let last = trainer.history.epochs.last { o["final_train_loss"] = r6(last.trainLoss) }

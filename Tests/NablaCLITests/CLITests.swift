@@ -449,7 +449,11 @@ final class CLITests: XCTestCase {
             try assertCleanError(["evaluate", "--load", file], mentions: mentions)
             try assertCleanError(["predict", "--load", file, "--input", "one.csv"], mentions: mentions)
             try assertCleanError(["train", "--resume", file, "--epochs", "3", "--save", "out.safetensors"], mentions: mentions, leftover: "out.safetensors")
-            try assertCleanError(["summary", "--load", file], mentions: mentions)
+            // summary reads the architecture alone: it fails on a broken file or architecture,
+            // not on weights that disagree with it.
+            if ["malformed.safetensors", "huge.safetensors", "tiny.safetensors", "offsets.safetensors", "badarch.safetensors"].contains(file) {
+                try assertCleanError(["summary", "--load", file], mentions: mentions)
+            }
         }
     }
 

@@ -294,3 +294,100 @@ extension CLITests {
         try assertCleanError(["train", "--validation", "0.0001", "--epochs", "1"], mentions: ["--validation", "0 validation"])
     }
 }
+
+/// Findings of the review of this round (each failed before its fix).
+extension CLITests {
+    /// A model whose output per example is not one axis of the right width is an error, not a
+    /// trap in the loss: a regression task on a 10-output classifier, and a final reshape.
+    func testOutputShapeMustFitTheTask() throws {
+        let t = try nabla(["train", "--epochs", "1", "--quiet", "--save", "m.safetensors"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        try editHeader("m.safetensors", "reg.safetensors") { h in
+            var meta = h["__metadata__"] as! [String: Any]
+            meta["nabla.task"] = "regression"; meta["nabla.loss"] = "mse"; meta["nabla.classes"] = nil
+            h["__metadata__"] = meta
+        }
+        try assertCleanError(["evaluate", "--load", "reg.safetensors"], mentions: ["reg.safetensors", "[10]", "[1]"])
+        try write("input: [64]\nlayers:\n  - {type: linear, out: 20}\n  - {type: reshape, shape: [2, 10]}\n", to: "r.yaml")
+        try assertCleanError(["train", "--model", "r.yaml", "--epochs", "1"], mentions: ["[2, 10]", "flatten"])
+    }
+
+    /// An IDX file with no dimensions (a scalar) given to predict is an error, not a trap.
+    func testPredictOnAScalarIDXFile() throws {
+        let t = try nabla(["train", "--epochs", "1", "--quiet", "--save", "m.safetensors"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        try Data([0, 0, 8, 0, 42]).write(to: URL(fileURLWithPath: directory + "/x.idx"))
+        try assertCleanError(["predict", "--load", "m.safetensors", "--input", "x.idx"], mentions: ["x.idx", "scalar"])
+    }
+
+    /// A symbolic link inside the model's folder cannot lead the stored data path outside it.
+    func testStoredDataPathCannotEscapeThroughASymlink() throws {
+        try FileManager.default.createDirectory(atPath: directory + "/outside", withIntermediateDirectories: true)
+        try write("a,b\nSECRET1,SECRET2\n", to: "outside/secret.csv")
+        try FileManager.default.createDirectory(atPath: directory + "/models", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: directory + "/models/d", withDestinationPath: directory + "/outside")
+        let t = try nabla(["train", "--epochs", "1", "--quiet", "--save", "models/m.safetensors"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        try editHeader("models/m.safetensors", "models/evil.safetensors") { h in
+            var meta = h["__metadata__"] as! [String: Any]
+            meta["nabla.data"] = "csv:d/secret.csv"
+            h["__metadata__"] = meta
+        }
+        try assertCleanError(["evaluate", "--load", "models/evil.safetensors"], mentions: ["symbolic link", "--data"])
+        let r = try nabla(["evaluate", "--load", "models/evil.safetensors"])
+        XCTAssertFalse(r.stderr.contains("SECRET"), r.stderr)
+    }
+
+    /// --max-memory bounds data files too, from their headers: a gzipped IDX declaring
+    /// 65535³ bytes is refused before anything is inflated.
+    func testDataFileSizesAreBoundedByMaxMemory() throws {
+        let t = try nabla(["train", "--epochs", "1", "--quiet", "--save", "m.safetensors"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        try Data([0, 0, 8, 3, 0, 0, 255, 255, 0, 0, 255, 255, 0, 0, 255, 255] + [UInt8](repeating: 0, count: 4096))
+            .write(to: URL(fileURLWithPath: directory + "/big.idx"))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["gzip", "-f", directory + "/big.idx"]
+        do { try p.run() } catch { throw XCTSkip("gzip not available") }
+        p.waitUntilExit()
+        try assertCleanError(["predict", "--load", "m.safetensors", "--input", "big.idx.gz"], mentions: ["big.idx.gz", "--max-memory"])
+        // And a .npy that declares more than the limit.
+        var h = "{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 100000), }"
+        h += String(repeating: " ", count: (64 - (10 + h.utf8.count + 1) % 64) % 64) + "\n"
+        try Data([0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, 0, UInt8(h.utf8.count & 255), UInt8(h.utf8.count >> 8)] + Array(h.utf8))
+            .write(to: URL(fileURLWithPath: directory + "/big.npy"))
+        try assertCleanError(["predict", "--load", "m.safetensors", "--input", "big.npy"], mentions: ["big.npy", "--max-memory"])
+    }
+
+    /// --history cannot replace the CSV a resumed checkpoint trains on.
+    func testHistoryCannotOverwriteTheResumedCheckpointsData() throws {
+        var rows = ["a,b,y"]
+        for i in 0..<40 { rows.append("\(i),\(i % 7),\(i % 2)") }
+        try write(rows.joined(separator: "\n") + "\n", to: "train.csv")
+        let t = try nabla(["train", "--data", "csv:train.csv", "--epochs", "1", "--quiet", "--save", "m.safetensors"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        let before = try String(contentsOfFile: directory + "/train.csv", encoding: .utf8)
+        try assertCleanError(["train", "--resume", "m.safetensors", "--epochs", "2", "--history", "train.csv"], mentions: ["train.csv", "destroy"])
+        XCTAssertEqual(try String(contentsOfFile: directory + "/train.csv", encoding: .utf8), before)
+    }
+
+    /// Two tensors of a weights file that name the same weight (`0.weight` and
+    /// `layers.0.weight`) are reported, not resolved silently.
+    func testWeightsFileWithTheSameWeightTwice() throws {
+        // The fixture plus a second copy of 0.bias's 16 floats under the name layers.0.bias.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: fixture + "/weights.safetensors"))
+        let n = Int(bytes.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self).littleEndian })
+        var header = try XCTUnwrap(try JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<(8 + n))) as? [String: Any])
+        let data = bytes.subdata(in: (8 + n)..<bytes.count)
+        let bias = try XCTUnwrap(header["0.bias"] as? [String: Any])
+        let o = try XCTUnwrap(bias["data_offsets"] as? [Int])
+        header["layers.0.bias"] = ["dtype": "F32", "shape": [16], "data_offsets": [data.count, data.count + (o[1] - o[0])]]
+        let h = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        var out = Data()
+        withUnsafeBytes(of: UInt64(h.count).littleEndian) { out.append(contentsOf: $0) }
+        out.append(h); out.append(data); out.append(data.subdata(in: o[0]..<o[1]))
+        try out.write(to: URL(fileURLWithPath: directory + "/dup.safetensors"))
+        try assertCleanError(["predict", "--model", fixture + "/mlp.yaml", "--weights", "dup.safetensors", "--input", fixture + "/x.npy"],
+                             mentions: ["names the same weight"])
+    }
+}
