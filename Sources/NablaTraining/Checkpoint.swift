@@ -95,6 +95,11 @@ public enum Checkpoint {
                 meta["nabla.rng.dropout." + name] = g.state.map(String.init).joined(separator: ",")
             }
         }
+        // ReduceLROnPlateau's counters: with them a resumed run reduces the rate at the same
+        // epoch as an uninterrupted one (the rate itself is in the optimizer's state).
+        if let plateau = trainer.plateauScheduler {
+            for (k, v) in plateau.stateDict() { meta["nabla.plateau." + k] = v }
+        }
         let state = trainer.optimizer.stateDict()
         for (k, v) in state.metadata { meta["optimizer." + k] = v }
         var extra: [String: Tensor] = [:]
@@ -277,6 +282,15 @@ public enum Checkpoint {
             trainer.history.epochs = recs
             trainer.bestValidationLoss = recs.compactMap(\.validationLoss).min() ?? .infinity
             trainer.epochsSinceBest = recs.firstIndex { $0.validationLoss == trainer.bestValidationLoss }.map { recs.count - 1 - $0 } ?? 0
+        }
+        if let plateau = trainer.plateauScheduler {
+            let saved = Dictionary(uniqueKeysWithValues: m.filter { $0.key.hasPrefix("nabla.plateau.") }.map { (String($0.key.dropFirst("nabla.plateau.".count)), $0.value) })
+            guard !saved.isEmpty else {
+                throw ModelSpecError(message: "\(path): the trainer has a ReduceLROnPlateau scheduler but the checkpoint holds no plateau state (it was written without one)")
+            }
+            do { try plateau.load(saved) } catch {
+                throw ModelSpecError(message: "\(path): \(String(describing: error).replacingOccurrences(of: "\n", with: "; "))")
+            }
         }
         trainer.scheduler?.setEpoch(epoch)
     }

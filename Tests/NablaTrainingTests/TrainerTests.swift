@@ -244,6 +244,45 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(r.bestValidationLoss, t.bestValidationLoss)
     }
 
+    /// ReduceLROnPlateau's counters are in the checkpoint: a resumed run reduces the rate at
+    /// the same epochs, with the same weights, as an uninterrupted one.
+    func testPlateauSchedulerStateSurvivesAResume() throws {
+        let (train, val) = moons()
+        func make(_ model: Module) -> Trainer {
+            let t = makeTrainer(model: model)
+            t.scheduler = nil
+            t.optimizer.learningRate = 0.2   // noisy validation loss, so the plateau acts
+            t.plateauScheduler = ReduceLROnPlateau(t.optimizer, factor: 0.5, patience: 1)
+            return t
+        }
+        Random.seed(42)
+        let full = make(try spec.build(generator: RandomGenerator(seed: 5)))
+        try full.fit(train, validation: val, epochs: 8, batchSize: 16)
+        Random.seed(42)
+        let first = make(try spec.build(generator: RandomGenerator(seed: 5)))
+        try first.fit(train, validation: val, epochs: 4, batchSize: 16)
+        let path = directory + "/plateau.safetensors"
+        try Checkpoint.save(first, spec: spec, info: info(), to: path)
+        let contents = try ModelFile.load(path)
+        let resumed = make(contents.model)
+        try Checkpoint.restore(resumed, from: contents, path: path)
+        XCTAssertEqual(resumed.plateauScheduler!.best, first.plateauScheduler!.best)
+        XCTAssertEqual(resumed.plateauScheduler!.badEpochs, first.plateauScheduler!.badEpochs)
+        XCTAssertEqual(resumed.plateauScheduler!.epoch, first.plateauScheduler!.epoch)
+        try resumed.fit(train, validation: val, epochs: 8, batchSize: 16)
+        XCTAssertEqual(resumed.history.epochs.map(\.learningRate), full.history.epochs.map(\.learningRate))
+        XCTAssertLessThan(full.history.epochs.last!.learningRate, 0.2, "the plateau reduced the rate at least once")
+        XCTAssertEqual(weightBits(resumed.model), weightBits(full.model))
+        // A trainer with a plateau scheduler cannot resume a checkpoint written without one.
+        let plain = try newTrainer()
+        try plain.fit(train, epochs: 1, batchSize: 64)
+        try Checkpoint.save(plain, spec: spec, info: info(), to: directory + "/plain.safetensors")
+        let c2 = try ModelFile.load(directory + "/plain.safetensors")
+        XCTAssertThrowsError(try Checkpoint.restore(make(c2.model), from: c2, path: "plain.safetensors")) { e in
+            XCTAssertTrue("\(e)".contains("no plateau state"), "\(e)")
+        }
+    }
+
     func testEarlyStoppingCountsAcrossAResume() throws {
         let (train, val) = moons()
         let model = try spec.build(generator: RandomGenerator(seed: 1))
