@@ -91,7 +91,12 @@ open class Module: CustomStringConvertible, @unchecked Sendable {
         return result
     }
 
-    /// Visits a field's value: a Tensor or Module, optional, or an array of them.
+    /// Visits a field's value: a Tensor or Module, or an optional, array, dictionary or tuple
+    /// of them (at any depth).
+    ///
+    /// Dictionary entries are named by key, in sorted key order (PyTorch's `ModuleDict` /
+    /// `ParameterDict`: `heads.cat.weight`); tuple elements by label or position
+    /// (`pair.0`). Parameters held this way used to be skipped silently, and so never trained.
     static func collect(_ value: Any, _ name: String, _ visit: (String, Any) -> Void) {
         if value is Tensor || value is Module { visit(name, value); return }
         let m = Mirror(reflecting: value)
@@ -100,6 +105,24 @@ open class Module: CustomStringConvertible, @unchecked Sendable {
             if let inner = m.children.first { collect(inner.value, name, visit) }
         case .collection:
             for (i, c) in m.children.enumerated() { collect(c.value, "\(name).\(i)", visit) }
+        case .dictionary:
+            var entries: [(String, Any)] = []
+            for c in m.children {
+                let pair = Array(Mirror(reflecting: c.value).children)
+                guard pair.count == 2 else { continue }
+                entries.append(("\(pair[0].value)", pair[1].value))
+            }
+            for (key, v) in entries.sorted(by: { $0.0 < $1.0 }) { collect(v, "\(name).\(key)", visit) }
+        case .tuple:
+            for (i, c) in m.children.enumerated() {
+                let label = c.label.map { $0.hasPrefix(".") ? String($0.dropFirst()) : $0 } ?? String(i)
+                collect(c.value, "\(name).\(label)", visit)
+            }
+        case .set:
+            // A set has no stable order or names: refuse loudly rather than skip.
+            for c in m.children where c.value is Tensor || c.value is Module {
+                nablaFail("Module property '\(name)' is a Set holding tensors or modules; parameters there would have no stable names. Use an array or a dictionary.")
+            }
         default:
             break
         }

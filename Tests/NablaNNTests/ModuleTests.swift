@@ -31,6 +31,31 @@ final class ModuleTests: XCTestCase {
         XCTAssertTrue(r.passed, "\(r)")
     }
 
+    /// Parameters held in dictionaries and tuples are found, named by key and position, and
+    /// trained (they were skipped silently).
+    func testParametersInDictionariesAndTuplesAreDiscovered() {
+        final class Heads: Module, @unchecked Sendable {
+            let heads: [String: Linear] = ["dog": Linear(3, 2), "cat": Linear(3, 1)]
+            let pair: (Tensor, scale: Tensor) = (Tensor.ones([2]).requiringGrad(), Tensor.ones([1]).requiringGrad())
+            let nested: [String: [Tensor]] = ["a": [Tensor.zeros([3]).requiringGrad()]]
+            override func forward(_ x: Tensor) -> Tensor {
+                heads["dog"]!(x).sum() * pair.0.sum() + heads["cat"]!(x).sum() * pair.scale.sum() + (x * nested["a"]![0]).sum()
+            }
+        }
+        let m = Heads()
+        XCTAssertEqual(m.namedParameters().map(\.name),
+                       // The module's own tensors first, then its children's (as PyTorch's named_parameters).
+                       ["pair.0", "pair.scale", "nested.a.0", "heads.cat.weight", "heads.cat.bias", "heads.dog.weight", "heads.dog.bias"])
+        XCTAssertEqual(m.parameterCount, 4 + 8 + 2 + 1 + 3)
+        XCTAssertEqual(Set(m.stateDict().keys).count, 7)
+        // Every one of them trains: after one SGD step each has moved.
+        let before = m.parameters().map(\.doubles)
+        let opt = SGD(m.parameters(), lr: 0.1)
+        m(Tensor.ones([4, 3])).backward()
+        opt.step()
+        for (b, a) in zip(before, m.parameters().map(\.doubles)) { XCTAssertNotEqual(a, b) }
+    }
+
     func testSummary() {
         let s = dense().summary(inputShape: [1, 5])
         let lines = s.split(separator: "\n").map(String.init)
