@@ -1,3 +1,5 @@
+import Foundation
+
 /// How much memory a model or data set read from a file or the command line may claim.
 ///
 /// Sizes that come from outside (an architecture's `out: 16000000000`, `--hidden
@@ -19,7 +21,7 @@ public struct ResourceLimits: Sendable, Equatable {
 
     /// Parses a size such as `4G`, `512M`, `64k`, `1.5GiB` or a plain byte count.
     public static func parseSize(_ text: String) -> Int? {
-        var t = text.trimmed(" ").lowercased()
+        var t = text.trimmingCharacters(in: .whitespaces).lowercased()
         if t.hasSuffix("ib") { t.removeLast(2) } else if t.hasSuffix("b") { t.removeLast() }
         var scale = 1.0
         if let last = t.last, let s = ["k": 1024.0, "m": 1024.0 * 1024, "g": 1024.0 * 1024 * 1024, "t": 1024.0 * 1024 * 1024 * 1024][String(last)] {
@@ -36,7 +38,7 @@ public struct ResourceLimits: Sendable, Equatable {
         let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"]
         var v = Double(bytes), i = 0
         while v >= 1024 && i < units.count - 1 { v /= 1024; i += 1 }
-        return i == 0 ? "\(bytes) B" : String(Int((v * 10).rounded())) .inserted(".", beforeLast: 1) + " " + units[i]
+        return i == 0 ? "\(bytes) B" : String(format: "%.1f", v) + " " + units[i]
     }
 
     /// Throws unless `bytes` (nil: more than fits in 64 bits) is within the limit.
@@ -73,20 +75,5 @@ public enum CheckedSize {
         guard a >= 0, b >= 0 else { return nil }
         let (s, o) = a.addingReportingOverflow(b)
         return o ? nil : s
-    }
-}
-
-extension String {
-    fileprivate func trimmed(_ set: Character) -> String {
-        var s = Substring(self)
-        while s.first == set { s.removeFirst() }
-        while s.last == set { s.removeLast() }
-        return String(s)
-    }
-    fileprivate func inserted(_ c: Character, beforeLast n: Int) -> String {
-        var s = self
-        while s.count <= n { s = "0" + s }
-        s.insert(c, at: s.index(s.endIndex, offsetBy: -n))
-        return s
     }
 }

@@ -208,12 +208,17 @@ extension Tensor {
         variance(axes: axes, correction: correction, keepDims: keepDims).sqrt()
     }
 
+    /// The maximum over `axes` (kept), detached, with infinite maxima replaced by 0: the shift
+    /// that makes log Σ exp stable (rows that are entirely ±inf would give inf − inf).
+    public func stableShift(axes: [Int]) -> Tensor {
+        let m = detached().max(axes: axes, keepDims: true)
+        return Tensor.where(m.abs() .== Double.infinity, Tensor.zeros(like: m), m)
+    }
+
     /// log Σ exp(x) over `axes`, computed stably by subtracting the maximum first.
     public func logSumExp(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
         let ax = normalizedAxes(axes, op: "logSumExp")
-        var m = detached().max(axes: ax, keepDims: true)
-        // Rows that are entirely -inf would give inf - inf; shift them by 0 instead.
-        m = Tensor.where(m.abs() .== Double.infinity, Tensor.zeros(like: m), m)
+        let m = stableShift(axes: ax)
         let r = (self - m).exp().sum(axes: ax, keepDims: true).log() + m
         if keepDims { return r }
         return r.reshaped(shape.enumerated().filter { !ax.contains($0.offset) }.map { $0.element })

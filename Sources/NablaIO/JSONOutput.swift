@@ -26,10 +26,4 @@ public enum JSONOutput {
         let data = try JSONSerialization.data(withJSONObject: sanitized(object), options: [.sortedKeys])
         return String(decoding: data, as: UTF8.self)
     }
-
-    /// Serialises a JSON array on one line; non-finite numbers become `null`.
-    public static func line(_ array: [Any]) throws -> String {
-        let data = try JSONSerialization.data(withJSONObject: sanitized(array), options: [.sortedKeys])
-        return String(decoding: data, as: UTF8.self)
-    }
 }

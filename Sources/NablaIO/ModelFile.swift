@@ -81,17 +81,7 @@ public enum ModelFile {
             throw ModelSpecError(message: "\(path): not a Nabla model file (no '\(architectureKey)' in the safetensors metadata)")
         }
         let spec = try ModelSpec.parse(json, source: "\(path) (architecture metadata)")
-        // The file must hold the weights it declares: a few bytes of header naming huge layers
-        // would otherwise make us allocate them before the weights are found missing.
-        let declared = try spec.parameterCount()
-        let held = file.entries.reduce(0) { $0 &+ (Shape.checkedCount($1.shape) ?? 0) }
-        guard held >= declared else {
-            throw ModelSpecError(message: "\(path): the architecture declares \(declared) parameters but the file holds only \(held) values; the weights are missing or the file is truncated")
-        }
-        let model: Sequential
-        do { model = try spec.build(generator: RandomGenerator(seed: 0), limits: limits) } catch let e as ResourceLimitError {
-            throw ResourceLimitError(message: "\(path): \(e.message)")
-        }
+        let model = try buildModel(spec, holdingWeightsOf: file, path: path, limits: limits)
         let expected = Set(model.orderedStateDict().map(\.name))
         var state: [String: Tensor] = [:], extra: [String: SafeTensorEntry] = [:]
         for entry in file.entries {
@@ -113,6 +103,21 @@ public enum ModelFile {
 }
 
 extension ModelFile {
+    /// Builds `spec` once `file` is known to hold at least as many values as the weights it
+    /// declares: a few bytes of header naming huge layers would otherwise make us allocate
+    /// them before the weights are found missing. Limits and errors name `path`.
+    static func buildModel(_ spec: ModelSpec, holdingWeightsOf file: SafeTensorsFile, path: String,
+                           limits: ResourceLimits) throws -> Sequential {
+        let declared = try spec.parameterCount()
+        let held = file.entries.reduce(0) { CheckedSize.sum($0, Shape.checkedCount($1.shape) ?? 0) ?? Int.max }
+        guard held >= declared else {
+            throw ModelSpecError(message: "\(path): the architecture declares \(declared) parameters but the file holds only \(held) values; the weights are missing or the file is truncated")
+        }
+        do { return try spec.build(generator: RandomGenerator(seed: 0), limits: limits) } catch let e as ResourceLimitError {
+            throw ResourceLimitError(message: "\(path): \(e.message)")
+        }
+    }
+
     /// Builds `spec` and loads its weights from a plain safetensors file, such as a PyTorch
     /// `state_dict` saved with `safetensors.torch.save_file`.
     ///
@@ -124,15 +129,7 @@ extension ModelFile {
     /// model's float32. The model is returned in evaluation mode.
     public static func build(_ spec: ModelSpec, weights path: String, limits: ResourceLimits = .standard) throws -> Sequential {
         let file = try SafeTensorsFile.read(contentsOf: path)
-        let declared = try spec.parameterCount()
-        let held = file.entries.reduce(0) { $0 &+ (Shape.checkedCount($1.shape) ?? 0) }
-        guard held >= declared else {
-            throw ModelSpecError(message: "\(path): the architecture declares \(declared) parameters but the file holds only \(held) values")
-        }
-        let model: Sequential
-        do { model = try spec.build(generator: RandomGenerator(seed: 0), limits: limits) } catch let e as ResourceLimitError {
-            throw ResourceLimitError(message: "\(path): \(e.message)")
-        }
+        let model = try buildModel(spec, holdingWeightsOf: file, path: path, limits: limits)
         let usesPrefix = file.entries.contains { $0.name.hasPrefix("layers.") }
         func shown(_ name: String) -> String { usesPrefix || !name.hasPrefix("layers.") ? name : String(name.dropFirst(7)) }
         let own = model.orderedStateDict()

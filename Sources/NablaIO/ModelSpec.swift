@@ -356,19 +356,7 @@ public struct ModelSpec: Codable, Equatable, Sendable {
             rows.append(("layers.\(i) (\(type))", "\([1] + shapes[i])", "\(n)"))
             shape = shapes[i]
         }
-        let header = ("Layer", "Output shape", "Param #")
-        let w0 = max(header.0.count, rows.map { $0.0.count }.max() ?? 0) + 2
-        let w1 = max(header.1.count, rows.map { $0.1.count }.max() ?? 0) + 2
-        let w2 = max(header.2.count, rows.map { $0.2.count }.max() ?? 0)
-        func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(0, w - s.count)) }
-        func lpad(_ s: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - s.count)) + s }
-        var out = "Sequential summary for input shape \([1] + input)\n"
-        out += pad(header.0, w0) + pad(header.1, w1) + lpad(header.2, w2) + "\n"
-        out += String(repeating: "=", count: w0 + w1 + w2) + "\n"
-        for r in rows { out += pad(r.0, w0) + pad(r.1, w1) + lpad(r.2, w2) + "\n" }
-        out += String(repeating: "=", count: w0 + w1 + w2) + "\n"
-        out += "Total parameters: \(total) (trainable: \(total), frozen: 0)\n"
-        return out
+        return summaryTable(title: "Sequential summary for input shape \([1] + input)", rows: rows, total: total, frozen: 0)
     }
 
     static func activationLayer(_ l: LayerSpec) -> Module {

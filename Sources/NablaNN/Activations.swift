@@ -169,10 +169,7 @@ extension Tensor {
     /// differences survive in float32 even for large logits (for [1000, 1001, −1000] the
     /// middle entry is −0.31326, not x − (m + …), which would lose three digits).
     public func logSoftmax(axis: Int = -1) -> Tensor {
-        var m = detached().max(axis: axis, keepDims: true)
-        // Rows that are entirely ±inf would give inf − inf; shift them by 0 instead.
-        m = Tensor.where(m.abs() .== Double.infinity, Tensor.zeros(like: m), m)
-        let shifted = self - m
+        let shifted = self - stableShift(axes: [axis])
         return shifted - shifted.exp().sum(axis: axis, keepDims: true).log()
     }
 }

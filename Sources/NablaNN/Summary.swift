@@ -43,18 +43,22 @@ extension Module {
         let params = namedParameters()
         let total = params.reduce(0) { $0 + $1.tensor.count }
         let frozen = params.filter { $0.tensor.isFrozen }.reduce(0) { $0 + $1.tensor.count }
-        let header = ("Layer", "Output shape", "Param #")
-        let w0 = max(header.0.count, rows.map { $0.0.count }.max() ?? 0) + 2
-        let w1 = max(header.1.count, rows.map { $0.1.count }.max() ?? 0) + 2
-        let w2 = max(header.2.count, rows.map { $0.2.count }.max() ?? 0)
-        func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(0, w - s.count)) }
-        func lpad(_ s: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - s.count)) + s }
-        var out = "\(typeName) summary for input shape \(inputShape)\n"
-        out += pad(header.0, w0) + pad(header.1, w1) + lpad(header.2, w2) + "\n"
-        out += String(repeating: "=", count: w0 + w1 + w2) + "\n"
-        for r in rows { out += pad(r.0, w0) + pad(r.1, w1) + lpad(r.2, w2) + "\n" }
-        out += String(repeating: "=", count: w0 + w1 + w2) + "\n"
-        out += "Total parameters: \(total) (trainable: \(total - frozen), frozen: \(frozen))\n"
-        return out
+        return summaryTable(title: "\(typeName) summary for input shape \(inputShape)", rows: rows, total: total, frozen: frozen)
     }
+}
+
+/// Renders a layer table: a title, one row per layer (name, output shape, parameter count)
+/// and the totals. Shared by ``Module/summary(inputShape:dtype:)`` and the summary that
+/// NablaIO computes from an architecture alone, so the two print the same table.
+public func summaryTable(title: String, rows: [(String, String, String)], total: Int, frozen: Int) -> String {
+    let header = ("Layer", "Output shape", "Param #")
+    let w0 = max(header.0.count, rows.map { $0.0.count }.max() ?? 0) + 2
+    let w1 = max(header.1.count, rows.map { $0.1.count }.max() ?? 0) + 2
+    let w2 = max(header.2.count, rows.map { $0.2.count }.max() ?? 0)
+    func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(0, w - s.count)) }
+    func lpad(_ s: String, _ w: Int) -> String { String(repeating: " ", count: max(0, w - s.count)) + s }
+    let rule = String(repeating: "=", count: w0 + w1 + w2) + "\n"
+    var out = title + "\n" + pad(header.0, w0) + pad(header.1, w1) + lpad(header.2, w2) + "\n" + rule
+    for r in rows { out += pad(r.0, w0) + pad(r.1, w1) + lpad(r.2, w2) + "\n" }
+    return out + rule + "Total parameters: \(total) (trainable: \(total - frozen), frozen: \(frozen))\n"
 }

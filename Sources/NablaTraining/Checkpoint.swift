@@ -120,9 +120,9 @@ public enum Checkpoint {
     static func writeHistory(of trainer: Trainer, beside path: String) throws {
         let file = historyPath(for: path)
         let records = trainer.history.epochs
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
         func line(_ r: EpochRecord) -> String {
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.sortedKeys]
             // EpochRecord encodes non-finite numbers as null, so encoding cannot fail.
             return ((try? enc.encode(r)).map { String(decoding: $0, as: UTF8.self) } ?? "{}") + "\n"
         }

@@ -120,18 +120,29 @@ func matchColumns(_ d: TensorDataset, to info: ModelInfo, model: String) throws 
         return d
     }
     guard wanted != have else { return d }
-    let missing = wanted.filter { !have.contains($0) }, extra = have.filter { !wanted.contains($0) }
-    guard missing.isEmpty, extra.isEmpty, have.count == wanted.count else {
-        func list(_ n: [String]) -> String { n.prefix(8).map { "'\($0)'" }.joined(separator: ", ") + (n.count > 8 ? ", …" : "") }
-        var parts: [String] = []
-        if !missing.isEmpty { parts.append("lacks \(list(missing))") }
-        if !extra.isEmpty { parts.append("has unknown \(list(extra))") }
-        throw CLIError("\(d.name): \(parts.isEmpty ? "has duplicate columns" : parts.joined(separator: " and ")); \(model) was trained on columns \(list(wanted))")
-    }
     var out = d
-    out.inputs = d.inputs.indexSelect(axis: 1, wanted.map { name in have.firstIndex(of: name)! })
+    out.inputs = d.inputs.indexSelect(axis: 1, try columnOrder(have: have, wanted: wanted, source: d.name))
     out.featureNames = wanted
     return out
+}
+
+/// For each of the model's columns `wanted`, its position among the data's columns `have`
+/// (matched by name, in any order). A missing, unknown (other than `ignoring`, the training
+/// target) or repeated column is an error naming it. The one matching rule of `predict`,
+/// `evaluate` and `--resume`.
+func columnOrder(have: [String], wanted: [String], ignoring: String? = nil, source: String) throws -> [Int] {
+    func list(_ n: [String]) -> String { n.prefix(8).map { "'\($0)'" }.joined(separator: ", ") + (n.count > 8 ? ", …" : "") }
+    let position = Dictionary(have.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+    let missing = wanted.filter { position[$0] == nil }
+    let extra = have.filter { !wanted.contains($0) && $0 != ignoring }
+    if !missing.isEmpty || !extra.isEmpty {
+        var parts: [String] = []
+        if !missing.isEmpty { parts.append("missing column\(missing.count == 1 ? "" : "s") \(list(missing))") }
+        if !extra.isEmpty { parts.append("unknown column\(extra.count == 1 ? "" : "s") \(list(extra))") }
+        throw CLIError("\(source): \(parts.joined(separator: " and ")); the model was trained on \(list(wanted))")
+    }
+    guard position.count == have.count else { throw CLIError("\(source): a column name appears twice in the header") }
+    return wanted.map { position[$0]! }
 }
 
 /// Throws unless the model's output per example fits the data's targets: one axis of the

@@ -151,38 +151,17 @@ struct Predict: ParsableCommand {
     /// columns are an error naming them. Without stored names, columns are matched by
     /// position, and stderr says so.
     func columnsForModel(_ csv: CSVFeatures, info: ModelInfo?, features: Int) throws -> Tensor {
-        func list(_ names: [String]) -> String {
-            names.prefix(8).map { "'\($0)'" }.joined(separator: ", ") + (names.count > 8 ? ", …" : "")
-        }
         guard let wanted = info?.featureNames else {
             guard csv.featureCount == features else {
-                throw CLIError("\(input): has \(csv.featureCount) columns (\(list(csv.featureNames))) but the model takes \(features) features")
+                let shown = csv.featureNames.prefix(8).map { "'\($0)'" }.joined(separator: ", ") + (csv.featureCount > 8 ? ", …" : "")
+                throw CLIError("\(input): has \(csv.featureCount) columns (\(shown)) but the model takes \(features) features")
             }
             if let load { FileHandle.standardError.write(Data("note: \(load) stores no column names; matching the \(features) columns of \(input) by position\n".utf8)) }
             return Tensor(csv.features, shape: [csv.rows, features])
         }
-        let position = Dictionary(csv.featureNames.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
-        let missing = wanted.filter { position[$0] == nil }
-        let extra = csv.featureNames.filter { !wanted.contains($0) && $0 != info?.targetName }
-        if !missing.isEmpty || !extra.isEmpty {
-            var parts: [String] = []
-            if !missing.isEmpty { parts.append("missing column\(missing.count == 1 ? "" : "s") \(list(missing))") }
-            if !extra.isEmpty { parts.append("unknown column\(extra.count == 1 ? "" : "s") \(list(extra))") }
-            throw CLIError("\(input): \(parts.joined(separator: " and ")); the model was trained on \(list(wanted))")
-        }
-        if csv.featureNames.count != Set(csv.featureNames).count {
-            throw CLIError("\(input): a column name appears twice in the header")
-        }
-        let order = wanted.map { position[$0]! }
-        if order == Array(0..<features) && csv.featureCount == features {
-            return Tensor(csv.features, shape: [csv.rows, features])
-        }
-        var values = [Float](repeating: 0, count: csv.rows * features)
-        let width = csv.featureCount
-        for r in 0..<csv.rows {
-            for (j, c) in order.enumerated() { values[r * features + j] = csv.features[r * width + c] }
-        }
-        return Tensor(values, shape: [csv.rows, features])
+        let order = try columnOrder(have: csv.featureNames, wanted: wanted, ignoring: info?.targetName, source: input)
+        let all = Tensor(csv.features, shape: [csv.rows, csv.featureCount])
+        return order == Array(0..<csv.featureCount) ? all : all.indexSelect(axis: 1, order)
     }
 
     func isIDX(_ path: String) throws -> Bool {

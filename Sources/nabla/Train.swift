@@ -109,9 +109,10 @@ struct Train: ParsableCommand {
         path.hasSuffix(".safetensors") ? String(path.dropLast(12)) + ".best.safetensors" : path + ".best"
     }
 
-    /// Refuses outputs that would overwrite each other or an input, and output folders that
-    /// cannot be written, before any work is done.
-    func checkFiles() throws {
+    /// Refuses outputs that would overwrite each other or an input (`data` is the data set
+    /// in use: `--data`, or the one a resumed checkpoint names), and output folders that
+    /// cannot be written, before any training is done.
+    func checkFiles(data: String) throws {
         var outputs: [(String, String)] = []
         if let s = save ?? resume {
             let best = Train.bestPath(for: s)
@@ -120,7 +121,7 @@ struct Train: ParsableCommand {
         }
         if let h = history { outputs.append(("--history", h)) }
         var inputs: [(String, String)] = []
-        if let d = dataOptions.data, d.hasPrefix("csv:") { inputs.append(("--data", String(d.dropFirst(4)))) }
+        if data.hasPrefix("csv:") { inputs.append((dataOptions.data == nil ? "checkpoint's data" : "--data", String(data.dropFirst(4)))) }
         if let m = model { inputs.append(("--model", m)) }
         if let r = resume, save != nil { inputs.append(("--resume", r)) }
         for (i, (name, path)) in outputs.enumerated() {
@@ -137,7 +138,6 @@ struct Train: ParsableCommand {
     func run() throws {
         let limits = try resources.limits()
         try validateValues()
-        try checkFiles()
         let started = Date()
         // A resumed run reads the checkpoint first: its split settings are the defaults, so
         // the same examples are used for training, validation and testing as before.
@@ -159,13 +159,7 @@ struct Train: ParsableCommand {
         let defaultTask: TaskKind? = storedInfo?.task ?? loss.map { $0.isClassification ? .classification : .regression }
         // The data: --data, else what the checkpoint suggests (only a safe relative path), else digits.
         let dataUsed = try dataOptions.data ?? storedInfo.map { try suggestedData($0.dataName, modelPath: resume!) } ?? "digits"
-        if dataOptions.data == nil, dataUsed.hasPrefix("csv:") {
-            // The checkpoint's own CSV is an input too: no output may replace it.
-            let csv = String(dataUsed.dropFirst(4))
-            for (name, out) in [("--history", history), ("--save", save)] {
-                if let out, sameFile(out, csv) { throw CLIError("\(name) \(out) is the CSV the checkpoint trains on; writing it would destroy the data") }
-            }
-        }
+        try checkFiles(data: dataUsed)
         var (train, test, scaling) = try dataOptions.load(seed: seed, defaultTask: defaultTask,
                                                           defaultData: dataUsed,
                                                           testFraction: split.testFraction, target: split.target, limits: limits)

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import _NablaTestSupport
 @testable import NablaData
 
 /// Every fuzz seed and every input that once crashed a parser (Fuzz/corpus, Fuzz/crashes) must
@@ -7,18 +8,13 @@ import XCTest
 final class FuzzRegressionTests: XCTestCase {
     // MARK: Helpers
 
-    /// The repository root, found from this file's path (Tests/NablaDataTests/<file>).
-    private static let root = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
     /// The files of `Fuzz/<kind>/<parser>`, sorted; fails when `required` and there are none.
     private func inputs(_ kind: String, _ parser: String, required: Bool) throws -> [(String, [UInt8])] {
-        let dir = Self.root.appendingPathComponent("Fuzz/\(kind)/\(parser)")
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path))?.filter { !$0.hasPrefix(".") }.sorted() ?? []
-        if required && names.isEmpty {
-            XCTFail("no files in \(dir.path): the fuzz corpus is missing, so this test would check nothing")
+        let (dir, files) = try FuzzCorpus.files(kind, parser)
+        if required && files.isEmpty {
+            XCTFail("no files in \(dir): the fuzz corpus is missing, so this test would check nothing")
         }
-        return try names.map { ($0, [UInt8](try Data(contentsOf: dir.appendingPathComponent($0)))) }
+        return files
     }
 
     /// Seeds (which must exist) and saved crashes (which may not, yet) for `parser`.
