@@ -346,3 +346,15 @@ void nabla_pool_run(long n, void *ctx, void (*fn)(void *ctx, long i)) {
 void nabla_parallel_for(long n, void *ctx, void (*fn)(void *ctx, long i)) {
     nabla_pool_run(n, ctx, fn);
 }
+
+// ---------------------------------------------------------------------------------------
+// Pointer slots published once (a view's contiguous copy, made on first use by any thread)
+// ---------------------------------------------------------------------------------------
+void *nabla_ptr_load(void *const *slot) {
+    return __atomic_load_n((void **)slot, __ATOMIC_ACQUIRE);
+}
+
+int nabla_ptr_publish(void **slot, void *desired) {
+    void *expected = NULL;
+    return __atomic_compare_exchange_n(slot, &expected, desired, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) ? 1 : 0;
+}

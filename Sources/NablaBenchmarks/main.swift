@@ -104,7 +104,7 @@ if wants("tiny") {
     let g = RandomGenerator(seed: 0)
     let P = Tensor.randomUniform([1024, 2], low: -2.5, high: 2.5, generator: g)
     let r = (P * P).sum(axis: 1).sqrt()
-    let L = ((r .>= 1) * (r .<= 2)).reshaped([1024, 1])
+    let L = ((r .>= 1) .& (r .<= 2)).to(.float32).reshaped([1024, 1])
     for batch in [1, 32] {
         let steps = quick ? 500 : 2000
         let idx = (0..<steps).map { _ in (0..<batch).map { _ in g.nextInt(below: 1024) } }
@@ -131,6 +131,32 @@ if wants("tiny") {
         emit(["bench": "tiny_mlp_step", "batch": batch, "us_per_step": r3(samples[samples.count / 2] * 1e6),
               "us_min": r3(samples[0] * 1e6), "final_loss": r3(finalLoss)])
     }
+}
+
+// MARK: Per-step slices of a sequence (views, linear-cost slice backward)
+
+if wants("slices") {
+    // Take each of the T time steps of x [B, T, F] (what a recurrent layer does), use it,
+    // and back-propagate. A slice's backward adds into the source's gradient in place, so
+    // the cost per element must not grow with T (it grew linearly, O(B·T²·F) in all, when
+    // every slice's backward built a gradient of the whole source).
+    let b = 8, f = 32
+    var perElement: [Int: Double] = [:]
+    for t in [10, 100, 1000] {
+        let x = Tensor.randomNormal([b, t, f], generator: RandomGenerator(seed: 1)).requiringGrad()
+        let w = Tensor.randomNormal([f], generator: RandomGenerator(seed: 2))
+        let m = measure(reps: quick ? 3 : 7) {
+            var acc = Tensor(Float(0))
+            for i in 0..<t { acc = acc + (x.slice([.all, .at(i)]) * w).sum() }
+            acc.backward()
+            x.zeroGrad()
+        }
+        perElement[t] = m.median / Double(b * t * f)
+        emit(["bench": "sequence_slices", "batch": b, "steps": t, "features": f, "ms": r3(m.median * 1e3),
+              "ns_per_element": r3(m.median / Double(b * t * f) * 1e9)])
+    }
+    emit(["bench": "sequence_slices_growth", "per_element_T1000_over_T10": r3(perElement[1000]! / perElement[10]!),
+          "per_element_T1000_over_T100": r3(perElement[1000]! / perElement[100]!)])
 }
 
 // MARK: Fashion-MNIST MLP epoch

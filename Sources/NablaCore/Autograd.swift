@@ -27,6 +27,14 @@ final class GradNode: @unchecked Sendable {
     var visitMark: UInt64 = 0
     /// A frozen leaf takes no part in new graphs (see ``Tensor/isFrozen``).
     var frozen = false
+    /// Tensors the rule reads, with their storage versions when the op ran (two inline,
+    /// more in `moreSaved`); backward checks them before running the rule.
+    var saved0: Tensor?, saved1: Tensor?
+    var savedVersion0 = 0, savedVersion1 = 0
+    var moreSaved: [(Tensor, Int)] = []
+    /// For a slice: where its elements sit in its input, so backward adds the gradient
+    /// into the input's gradient in place (cost of the slice, not of the input).
+    var scatter: ScatterInfo?
 
     init(leaf: ()) {
         op = "Leaf"; inputCount = 0; rule = nil; isLeaf = true
@@ -56,10 +64,35 @@ final class GradNode: @unchecked Sendable {
         }
     }
 
+    /// Remembers that the rule reads `t`, at its storage's current version.
+    func save(_ t: Tensor) {
+        if saved0 == nil { saved0 = t; savedVersion0 = t.base.version }
+        else if saved1 == nil { saved1 = t; savedVersion1 = t.base.version }
+        else { moreSaved.append((t, t.base.version)) }
+    }
+
+    /// Traps if a saved tensor was written in place since the op ran (PyTorch's "one of
+    /// the variables needed for gradient computation has been modified by an inplace
+    /// operation"): the rule would silently compute a wrong gradient from the new values.
+    func checkSaved() {
+        if let t = saved0 { Self.check(t, savedVersion0, op) }
+        if let t = saved1 { Self.check(t, savedVersion1, op) }
+        for (t, v) in moreSaved { Self.check(t, v, op) }
+    }
+
+    private static func check(_ t: Tensor, _ version: Int, _ op: String) {
+        let now = t.base.version
+        if _slowPath(now != version) {
+            nablaFail("backward: a tensor of shape \(t.shape) that \(op) saved for its gradient was modified by an in-place operation after the forward pass (it is at version \(now); \(op) saved version \(version)). An optimizer step or assignInPlace ran between this forward pass and backward(): call backward() before stepping, or run the forward pass again after the step")
+        }
+    }
+
     /// Drops the links to the inputs and the rule (the graph is released).
     func release() {
         input0 = nil; input1 = nil; input2 = nil
         if !moreInputs.isEmpty { moreInputs = [] }
+        saved0 = nil; saved1 = nil
+        if !moreSaved.isEmpty { moreSaved = [] }
         inputCount = 0
         rule = nil
     }
@@ -88,6 +121,15 @@ final class GradNode: @unchecked Sendable {
     }
 }
 
+/// Where a slice's elements sit in its input: the input's shape and, in the input's
+/// row-major layout, the slice's shape, strides and offset.
+struct ScatterInfo {
+    let inShape: [Int]
+    let outShape: [Int]
+    let strides: [Int]
+    let offset: Int
+}
+
 /// Global switches of the autograd engine.
 public enum Autograd {
     /// Whether operations on this thread currently record a graph.
@@ -114,6 +156,7 @@ extension Tensor {
         get { node.map { !$0.frozen } ?? false }
         set {
             if newValue {
+                requireGradientDType()
                 if node == nil { makeUnique(); node = GradNode(leaf: ()) }
             } else {
                 node = nil
@@ -123,11 +166,17 @@ extension Tensor {
 
     /// This tensor marked as requiring gradients (a new leaf).
     public func requiringGrad() -> Tensor {
+        requireGradientDType()
         var t = self
         // A parameter is updated in place; give it storage no other tensor shares.
         t.makeUnique()
         t.node = GradNode(leaf: ())
         return t
+    }
+
+    /// Traps unless this tensor's dtype can carry gradients (float32 or float64).
+    func requireGradientDType() {
+        nablaCheck(dtype.isFloatingPoint, "requiresGrad: only floating-point tensors can require gradients; this tensor is \(dtype) (shape \(shape)). Integer and boolean tensors (labels, indices, masks) carry no gradient; convert with .to(.float32) first if you need one")
     }
 
     /// Whether this parameter is frozen, so that no gradient is computed for it.
@@ -151,8 +200,10 @@ extension Tensor {
     /// parameter (the module, the optimizer) sees the new values, as in PyTorch.
     public func assignInPlace(_ values: Tensor) {
         nablaCheck(values.shape == shape, "assignInPlace: value of shape \(values.shape) does not match \(shape)")
+        nablaCheck(view == nil, "assignInPlace: this tensor is a view of another tensor's storage (a slice, transpose or expand); write to the tensor it was taken from, or to .contiguous()")
         let v = values.to(dtype)
-        storage.raw.copyMemory(from: v.storage.raw, byteCount: count * dtype.byteSize)
+        base.bumpVersion()
+        base.raw.copyMemory(from: v.storage.raw, byteCount: count * dtype.byteSize)
     }
 
     /// Runs `body` with a mutable pointer to this tensor's float32 elements, in place.
@@ -160,12 +211,16 @@ extension Tensor {
     /// There is no copy-on-write: this is for optimizers (see ``assignInPlace(_:)``).
     public func withUnsafeMutableFloats<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
         nablaCheck(dtype == .float32, "withUnsafeMutableFloats: tensor is \(dtype)")
+        nablaCheck(view == nil, "withUnsafeMutableFloats: this tensor is a view of another tensor's storage; call .contiguous() first")
+        base.bumpVersion()
         return try body(UnsafeMutableBufferPointer(start: pointer(Float.self), count: count))
     }
 
     /// Runs `body` with a mutable pointer to this tensor's float64 elements, in place.
     public func withUnsafeMutableDoubles<R>(_ body: (UnsafeMutableBufferPointer<Double>) throws -> R) rethrows -> R {
         nablaCheck(dtype == .float64, "withUnsafeMutableDoubles: tensor is \(dtype)")
+        nablaCheck(view == nil, "withUnsafeMutableDoubles: this tensor is a view of another tensor's storage; call .contiguous() first")
+        base.bumpVersion()
         return try body(UnsafeMutableBufferPointer(start: pointer(Double.self), count: count))
     }
 
@@ -183,7 +238,7 @@ extension Tensor {
         get { node?.grad }
         nonmutating set {
             nablaCheck(node != nil, "grad: cannot set the gradient of a tensor that does not require gradients")
-            node!.grad = newValue
+            node!.grad = newValue?.contiguous()
         }
     }
 
@@ -191,7 +246,11 @@ extension Tensor {
     public func zeroGrad() { node?.grad = nil }
 
     /// The same values, cut from the graph: the result does not require gradients.
-    public func detached() -> Tensor { Tensor(storage: storage, shape: shape) }
+    public func detached() -> Tensor {
+        var t = self
+        t.node = nil
+        return t
+    }
 
     /// The name of the operation that produced this tensor, if it is in a graph.
     public var gradFunctionName: String? {
@@ -233,6 +292,30 @@ extension Tensor {
             return grads
         }
     }
+
+    /// Marks `tensors` as read by the backward rule of the op that produced this tensor,
+    /// so backward traps if any of them is written in place before it runs. Returns self.
+    func saving(_ a: Tensor) -> Tensor {
+        if let n = node, !n.isLeaf { n.save(a) }
+        return self
+    }
+
+    /// ``saving(_:)`` for two tensors.
+    func saving(_ a: Tensor, _ b: Tensor) -> Tensor {
+        if let n = node, !n.isLeaf { n.save(a); n.save(b) }
+        return self
+    }
+
+    /// ``saving(_:)`` for three tensors.
+    func saving(_ a: Tensor, _ b: Tensor, _ c: Tensor) -> Tensor {
+        if let n = node, !n.isLeaf { n.save(a); n.save(b); n.save(c) }
+        return self
+    }
+
+    /// The current version of this tensor's storage: how many in-place writes
+    /// (``assignInPlace(_:)``, optimizer steps) it has had. Backward compares it with the
+    /// version each op saved.
+    public var version: Int { base.version }
 
     /// This tensor's node if it takes part in new graphs (requires gradients, not frozen).
     var liveNode: GradNode? { node.flatMap { $0.frozen ? nil : $0 } }
@@ -298,6 +381,12 @@ extension Tensor {
                     n.grad = nil; n.release()
                     continue
                 }
+                n.checkSaved()
+                if let sc = n.scatter {
+                    if let p = n.input0 { Tensor.accumulateSlice(into: p, g, sc) }
+                    n.grad = nil; n.release()
+                    continue
+                }
                 let grads = rule(g)
                 for i in 0..<Swift.min(n.inputCount, grads.count) {
                     guard let p = n.input(i), let pg = grads[i] else { continue }
@@ -312,13 +401,38 @@ extension Tensor {
     /// Adds `g` to a node's gradient (in place when the buffer is not shared).
     static func accumulate(into node: GradNode, _ g: Tensor) {
         if node.grad == nil {
-            node.grad = g.detached()
+            // A leaf's gradient is read in place by optimizers: never keep a view there.
+            node.grad = node.isLeaf ? g.detached().contiguous() : g.detached()
         } else {
             var acc = node.grad!
             node.grad = nil
             acc.addInPlace(g)
             node.grad = acc
         }
+    }
+
+    /// Adds the gradient `g` of a slice into the gradient of its input, in place.
+    ///
+    /// The input's gradient is allocated once (zeros) by the first slice that reaches it;
+    /// every slice then writes only its own elements.
+    static func accumulateSlice(into node: GradNode, _ g: Tensor, _ sc: ScatterInfo) {
+        var acc = node.grad ?? Tensor.zeros(sc.inShape, dtype: g.dtype)
+        node.grad = nil
+        acc.stridedAddInPlace(g.to(acc.dtype), shape: sc.outShape, strides: sc.strides, offset: sc.offset)
+        node.grad = acc
+    }
+
+    /// Records a slice-like op: a view whose gradient is added into its input's gradient
+    /// at the places `info` describes.
+    static func recordSlice(_ value: Tensor, op: String, _ a: Tensor, _ info: ScatterInfo) -> Tensor {
+        var out = record(value, op: op, a) { g in
+            // The general rule (the backward loop uses `scatter` instead): a full-size gradient.
+            var full = Tensor.zeros(info.inShape, dtype: g.dtype)
+            full.stridedAddInPlace(g, shape: info.outShape, strides: info.strides, offset: info.offset)
+            return [full]
+        }
+        out.node?.scatter = info
+        return out
     }
 
     /// Interior nodes reachable from `root`, parents before children, found iteratively.

@@ -55,6 +55,7 @@ extension Tensor {
 
     /// `f` applied to every element; float32 uses the vectorised C kernel when given.
     static func mapRaw<F: UnaryFunction>(_ x: Tensor, _ f: F.Type, kernel: nabla_unary_op?) -> Tensor {
+        x.requireFloatingPoint(String(describing: F.self).dropFirst().lowercased())
         let out = Tensor(uninitializedShape: x.shape, dtype: x.dtype)
         let n = x.count
         if x.dtype == .float32 {
@@ -74,7 +75,7 @@ extension Tensor {
     /// `f(a, b)` with NumPy broadcasting; float32 uses C kernels for the common layouts.
     static func binaryRaw<F: BinaryFunction>(_ a: Tensor, _ b: Tensor, _ f: F.Type,
                                              kernel: nabla_binary_op?, op: String) -> Tensor {
-        nablaCheck(a.dtype == b.dtype, "\(op): dtype mismatch \(a.dtype) and \(b.dtype) (shapes \(a.shape) and \(b.shape)); convert one with .to(_:)")
+        if a.dtype != b.dtype || !a.dtype.isFloatingPoint { return mixedBinary(a, b, f, kernel: kernel, op: op) }
         if a.dtype == .float32 {
             return binaryTyped(a, b, f, Float.self, kernel: kernel, op: op)
         } else {

@@ -115,6 +115,7 @@ extension Tensor {
     public static func randomUniform(_ shape: [Int], low: Double = 0, high: Double = 1, dtype: DType = .float32,
                                      generator: RandomGenerator = .global) -> Tensor {
         nablaCheck(shape.allSatisfy { $0 >= 0 }, "randomUniform: negative dimension in shape \(shape)")
+        nablaCheck(dtype.isFloatingPoint, "randomUniform: dtype must be float32 or float64, got \(dtype); use randomInt for integers")
         var t = Tensor(uninitializedShape: shape, dtype: dtype)
         t.fill { low + (high - low) * generator.nextDouble() }
         return t
@@ -124,6 +125,7 @@ extension Tensor {
     public static func randomNormal(_ shape: [Int], mean: Double = 0, std: Double = 1, dtype: DType = .float32,
                                     generator: RandomGenerator = .global) -> Tensor {
         nablaCheck(shape.allSatisfy { $0 >= 0 }, "randomNormal: negative dimension in shape \(shape)")
+        nablaCheck(dtype.isFloatingPoint, "randomNormal: dtype must be float32 or float64, got \(dtype)")
         var t = Tensor(uninitializedShape: shape, dtype: dtype)
         t.fill { mean + std * generator.nextNormal() }
         return t
@@ -141,12 +143,25 @@ extension Tensor {
     /// Overwrites every element with successive values of `f` (row-major order).
     mutating func fill(_ f: () -> Double) {
         makeUnique()
-        if dtype == .float32 {
+        switch dtype {
+        case .float32:
             let p = pointer(Float.self)
             for i in 0..<count { p[i] = Float(f()) }
-        } else {
+        case .float64:
             let p = pointer(Double.self)
             for i in 0..<count { p[i] = f() }
+        default:
+            for i in 0..<count { write(f(), at: i) }
         }
+    }
+
+    /// Integers drawn uniformly from `low ..< high` (as `torch.randint`; int64 by default).
+    public static func randomInt(low: Int = 0, high: Int, shape: [Int], dtype: DType = .int64,
+                                 generator: RandomGenerator = .global) -> Tensor {
+        nablaCheck(high > low, "randomInt: high \(high) must be greater than low \(low)")
+        nablaCheck(shape.allSatisfy { $0 >= 0 }, "randomInt: negative dimension in shape \(shape)")
+        var t = Tensor(uninitializedShape: shape, dtype: dtype)
+        t.fill { Double(low + generator.nextInt(below: high - low)) }
+        return t
     }
 }

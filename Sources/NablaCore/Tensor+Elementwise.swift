@@ -44,7 +44,7 @@ extension Tensor {
         return record(out, op: "Mul", a, b) { g in
             [!needsFirst ? nil : (g * bv).sum(toShape: av.shape),
              !needsSecond ? nil : (g * av).sum(toShape: bv.shape)]
-        }
+        }.saving(av, bv)
     }
 
     /// Element-wise quotient with broadcasting.
@@ -56,17 +56,19 @@ extension Tensor {
         return record(out, op: "Div", a, b) { g in
             [!needsFirst ? nil : (g / bv).sum(toShape: av.shape),
              !needsSecond ? nil : (-(g * av) / (bv * bv)).sum(toShape: bv.shape)]
-        }
+        }.saving(av, bv)
     }
 
     /// Negation.
     public static prefix func - (x: Tensor) -> Tensor {
-        record(mapRaw(x, FNeg.self, kernel: NABLA_UN_NEG), op: "Neg", x) { g in [-g] }
+        if !x.dtype.isFloatingPoint { return scalarRaw(x, 0, NABLA_BIN_SUB, scalarFirst: true) }
+        return record(mapRaw(x, FNeg.self, kernel: NABLA_UN_NEG), op: "Neg", x) { g in [-g] }
     }
 
     // MARK: With Swift scalars (either side)
 
     static func scalarRaw(_ a: Tensor, _ s: Double, _ k: nabla_binary_op, scalarFirst: Bool) -> Tensor {
+        if !a.dtype.isFloatingPoint { return integerScalarRaw(a, s, k, scalarFirst: scalarFirst) }
         let out = Tensor(uninitializedShape: a.shape, dtype: a.dtype)
         let n = a.count
         if a.dtype == .float32 {
@@ -119,7 +121,7 @@ extension Tensor {
         let av = a.detached()
         // d(s/a)/da = -s/a²
         guard Tensor.recording(a) else { return out }
-        return record(out, op: "RDivScalar", a) { g in [g * (-s) / (av * av)] }
+        return record(out, op: "RDivScalar", a) { g in [g * (-s) / (av * av)] }.saving(av)
     }
 
     /// Adds a `Float` scalar to every element (computed as a `Double` scalar).
@@ -169,7 +171,7 @@ extension Tensor {
         return Tensor.record(out, op: "PowScalar", self) { g in
             // p = 0 is constant (zero gradient, not 0·x⁻¹ = NaN at x = 0), as in PyTorch.
             [p == 0 ? Tensor.zeros(like: x) : p == 2 ? g * x * 2 : g * (x.pow(p - 1) * p)]
-        }
+        }.saving(x)
     }
 
     /// Element-wise power with broadcasting: `self ** exponent`.
@@ -185,7 +187,7 @@ extension Tensor {
             [!needsFirst ? nil : (g * Tensor.where(b .== 0, Tensor.zeros(like: b), b * a.pow(b - 1))).sum(toShape: a.shape),
              // ∂/∂b at base 0 is taken as 0 (PyTorch's convention), not 0·log 0 = NaN.
              !needsSecond ? nil : (g * o * Tensor.where(a .== 0, Tensor.zeros(like: a), a.log())).sum(toShape: b.shape)]
-        }
+        }.saving(a, b, o)
     }
 
     /// Element-wise square (`x²`).
@@ -197,27 +199,27 @@ extension Tensor {
     public func exp() -> Tensor {
         let out = Tensor.mapRaw(self, FExp.self, kernel: NABLA_UN_EXP)
         guard Tensor.recording(self) else { return out }
-        return Tensor.record(out, op: "Exp", self) { g in [g * out] }
+        return Tensor.record(out, op: "Exp", self) { g in [g * out] }.saving(out)
     }
     /// Natural logarithm.
     public func log() -> Tensor {
         let x = detached()
         let out = Tensor.mapRaw(self, FLog.self, kernel: NABLA_UN_LOG)
         guard Tensor.recording(self) else { return out }
-        return Tensor.record(out, op: "Log", self) { g in [g / x] }
+        return Tensor.record(out, op: "Log", self) { g in [g / x] }.saving(x)
     }
     /// Square root (derivative 1/(2√x)).
     public func sqrt() -> Tensor {
         let out = Tensor.mapRaw(self, FSqrt.self, kernel: NABLA_UN_SQRT)
         guard Tensor.recording(self) else { return out }
-        return Tensor.record(out, op: "Sqrt", self) { g in [g / (out * 2)] }
+        return Tensor.record(out, op: "Sqrt", self) { g in [g / (out * 2)] }.saving(out)
     }
     /// Absolute value; the derivative at 0 is 0 (PyTorch's convention).
     public func abs() -> Tensor {
         let x = detached()
         let out = Tensor.mapRaw(self, FAbs.self, kernel: NABLA_UN_ABS)
         guard Tensor.recording(self) else { return out }
-        return Tensor.record(out, op: "Abs", self) { g in [g * x.sign()] }
+        return Tensor.record(out, op: "Abs", self) { g in [g * x.sign()] }.saving(x)
     }
     /// Sign: −1, 0 or 1 (zero gradient everywhere).
     public func sign() -> Tensor { Tensor.mapRaw(self, FSign.self, kernel: NABLA_UN_SIGN) }
@@ -226,14 +228,14 @@ extension Tensor {
         let x = detached()
         let out = Tensor.mapRaw(self, FSin.self, kernel: NABLA_UN_SIN)
         guard Tensor.recording(self) else { return out }
-        return Tensor.record(out, op: "Sin", self) { g in [g * x.cos()] }
+        return Tensor.record(out, op: "Sin", self) { g in [g * x.cos()] }.saving(x)
     }
     /// Cosine.
     public func cos() -> Tensor {
         let x = detached()
         let out = Tensor.mapRaw(self, FCos.self, kernel: NABLA_UN_COS)
         guard Tensor.recording(self) else { return out }
-        return Tensor.record(out, op: "Cos", self) { g in [-(g * x.sin())] }
+        return Tensor.record(out, op: "Cos", self) { g in [-(g * x.sin())] }.saving(x)
     }
     /// Hyperbolic tangent (derivative 1 − tanh²).
     public func tanh() -> Tensor {
@@ -241,7 +243,7 @@ extension Tensor {
         guard Tensor.recording(self) else { return out }
         return Tensor.record(out, op: "Tanh", self) { g in
             [Tensor.fusedBackward(out, g, NablaFusedRule.tanh)]
-        }
+        }.saving(out)
     }
     /// Logistic sigmoid 1/(1+e^−x), stable for large |x| (derivative σ(1−σ)).
     public func sigmoid() -> Tensor {
@@ -249,7 +251,7 @@ extension Tensor {
         guard Tensor.recording(self) else { return out }
         return Tensor.record(out, op: "Sigmoid", self) { g in
             [Tensor.fusedBackward(out, g, NablaFusedRule.sigmoid)]
-        }
+        }.saving(out)
     }
     /// Rectified linear unit max(0, x); the derivative at 0 is 0, as in PyTorch.
     public func relu() -> Tensor {
@@ -258,7 +260,7 @@ extension Tensor {
         guard Tensor.recording(self) else { return out }
         return Tensor.record(out, op: "Relu", self) { g in
             [Tensor.fusedBackward(x, g, NablaFusedRule.relu)]
-        }
+        }.saving(x)
     }
     /// The error function (derivative 2/√π·e^(−x²)).
     public func erf() -> Tensor {
@@ -267,7 +269,7 @@ extension Tensor {
         guard Tensor.recording(self) else { return out }
         return Tensor.record(out, op: "Erf", self) { g in
             [g * ((-(x * x)).exp() * (2 / Double.pi.squareRoot()))]
-        }
+        }.saving(x)
     }
 
     enum NablaFusedRule { case tanh, sigmoid, relu }
@@ -303,9 +305,9 @@ extension Tensor {
         let av = a.detached(), bv = b.detached()
         guard Tensor.recording(a, b) else { return out }
         return record(out, op: "Maximum", a, b) { g in
-            let wa = (av .> bv) + (av .== bv) * 0.5
+            let wa = (av .> bv).to(av.dtype) + (av .== bv).to(av.dtype) * 0.5
             return [(g * wa).sum(toShape: av.shape), (g * (1 - wa)).sum(toShape: bv.shape)]
-        }
+        }.saving(av, bv)
     }
     /// Element-wise minimum with broadcasting; at ties the gradient is split evenly.
     public static func minimum(_ a: Tensor, _ b: Tensor) -> Tensor {
@@ -315,6 +317,7 @@ extension Tensor {
     /// Limits every element to `[lo, hi]`; the gradient passes where lo ≤ x ≤ hi.
     public func clamped(min lo: Double = -.infinity, max hi: Double = .infinity) -> Tensor {
         nablaCheck(!(lo > hi), "clamp: min \(lo) is greater than max \(hi)")
+        requireFloatingPoint("clamp")
         let out = Tensor(uninitializedShape: shape, dtype: dtype)
         if dtype == .float32 {
             nabla_s_clamp(pointer(Float.self), Float(lo), Float(hi), out.pointer(Float.self), count)
@@ -325,56 +328,58 @@ extension Tensor {
         let x = detached()
         guard Tensor.recording(self) else { return out }
         return Tensor.record(out, op: "Clamp", self) { g in
-            [g * ((x .>= lo) * (x .<= hi))]
-        }
+            [Tensor.where((x .>= lo) .& (x .<= hi), g, Tensor.zeros([], dtype: g.dtype))]
+        }.saving(x)
     }
 
     // MARK: Comparisons (no gradient) and where
 
-    /// 1 where `a == b`, else 0 (same dtype as the inputs; broadcasts).
-    public static func .== (a: Tensor, b: Tensor) -> Tensor { binaryRaw(a.detached(), b.detached(), FEq.self, kernel: nil, op: "eq") }
-    /// 1 where `a != b`, else 0.
-    public static func .!= (a: Tensor, b: Tensor) -> Tensor { binaryRaw(a.detached(), b.detached(), FNe.self, kernel: nil, op: "ne") }
-    /// 1 where `a < b`, else 0.
-    public static func .< (a: Tensor, b: Tensor) -> Tensor { binaryRaw(a.detached(), b.detached(), FLt.self, kernel: nil, op: "lt") }
-    /// 1 where `a <= b`, else 0.
-    public static func .<= (a: Tensor, b: Tensor) -> Tensor { binaryRaw(a.detached(), b.detached(), FLe.self, kernel: nil, op: "le") }
-    /// 1 where `a > b`, else 0.
-    public static func .> (a: Tensor, b: Tensor) -> Tensor { binaryRaw(a.detached(), b.detached(), FGt.self, kernel: nil, op: "gt") }
-    /// 1 where `a >= b`, else 0.
-    public static func .>= (a: Tensor, b: Tensor) -> Tensor { binaryRaw(a.detached(), b.detached(), FGe.self, kernel: nil, op: "ge") }
+    /// True where `a == b` (a bool tensor; broadcasts, promoting the dtypes).
+    public static func .== (a: Tensor, b: Tensor) -> Tensor { compareRaw(a, b, .eq) }
+    /// True where `a != b`.
+    public static func .!= (a: Tensor, b: Tensor) -> Tensor { compareRaw(a, b, .ne) }
+    /// True where `a < b`.
+    public static func .< (a: Tensor, b: Tensor) -> Tensor { compareRaw(a, b, .lt) }
+    /// True where `a <= b`.
+    public static func .<= (a: Tensor, b: Tensor) -> Tensor { compareRaw(a, b, .le) }
+    /// True where `a > b`.
+    public static func .> (a: Tensor, b: Tensor) -> Tensor { compareRaw(a, b, .gt) }
+    /// True where `a >= b`.
+    public static func .>= (a: Tensor, b: Tensor) -> Tensor { compareRaw(a, b, .ge) }
 
-    /// 1 where an element equals `s`, else 0.
-    public static func .== (a: Tensor, s: Double) -> Tensor { a .== Tensor(scalar: s, dtype: a.dtype) }
-    /// 1 where an element differs from `s`, else 0.
-    public static func .!= (a: Tensor, s: Double) -> Tensor { a .!= Tensor(scalar: s, dtype: a.dtype) }
-    /// 1 where an element is below `s`, else 0.
-    public static func .< (a: Tensor, s: Double) -> Tensor { a .< Tensor(scalar: s, dtype: a.dtype) }
-    /// 1 where an element is at most `s`, else 0.
-    public static func .<= (a: Tensor, s: Double) -> Tensor { a .<= Tensor(scalar: s, dtype: a.dtype) }
-    /// 1 where an element is above `s`, else 0.
-    public static func .> (a: Tensor, s: Double) -> Tensor { a .> Tensor(scalar: s, dtype: a.dtype) }
-    /// 1 where an element is at least `s`, else 0.
-    public static func .>= (a: Tensor, s: Double) -> Tensor { a .>= Tensor(scalar: s, dtype: a.dtype) }
-    /// 1 where `s` equals an element, else 0 (scalar on the left).
+    /// True where an element equals `s`.
+    public static func .== (a: Tensor, s: Double) -> Tensor { compareRaw(a, comparisonOperand(s, for: a), .eq) }
+    /// True where an element differs from `s`.
+    public static func .!= (a: Tensor, s: Double) -> Tensor { compareRaw(a, comparisonOperand(s, for: a), .ne) }
+    /// True where an element is below `s`.
+    public static func .< (a: Tensor, s: Double) -> Tensor { compareRaw(a, comparisonOperand(s, for: a), .lt) }
+    /// True where an element is at most `s`.
+    public static func .<= (a: Tensor, s: Double) -> Tensor { compareRaw(a, comparisonOperand(s, for: a), .le) }
+    /// True where an element is above `s`.
+    public static func .> (a: Tensor, s: Double) -> Tensor { compareRaw(a, comparisonOperand(s, for: a), .gt) }
+    /// True where an element is at least `s`.
+    public static func .>= (a: Tensor, s: Double) -> Tensor { compareRaw(a, comparisonOperand(s, for: a), .ge) }
+    /// True where `s` equals an element.
     public static func .== (s: Double, a: Tensor) -> Tensor { a .== s }
-    /// 1 where `s` differs from an element, else 0.
+    /// True where `s` differs from an element.
     public static func .!= (s: Double, a: Tensor) -> Tensor { a .!= s }
-    /// 1 where `s` is below an element, else 0.
+    /// True where `s` is below an element.
     public static func .< (s: Double, a: Tensor) -> Tensor { a .> s }
-    /// 1 where `s` is at most an element, else 0.
+    /// True where `s` is at most an element.
     public static func .<= (s: Double, a: Tensor) -> Tensor { a .>= s }
-    /// 1 where `s` is above an element, else 0.
+    /// True where `s` is above an element.
     public static func .> (s: Double, a: Tensor) -> Tensor { a .< s }
-    /// 1 where `s` is at least an element, else 0.
+    /// True where `s` is at least an element.
     public static func .>= (s: Double, a: Tensor) -> Tensor { a .<= s }
 
-    /// Chooses `a` where `condition` is non-zero and `b` elsewhere (as `torch.where`).
+    /// Chooses `a` where `condition` is true (non-zero) and `b` elsewhere (as `torch.where`).
     ///
-    /// All three broadcast. Differentiable in `a` and `b`.
+    /// `condition` is a bool tensor (any other dtype counts non-zero as true). All three
+    /// broadcast; `a` and `b` are promoted to a common dtype. Differentiable in `a` and `b`.
     public static func `where`(_ condition: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor {
-        nablaCheck(a.dtype == b.dtype, "where: dtype mismatch \(a.dtype) and \(b.dtype) (shapes \(a.shape) and \(b.shape)); convert one with .to(_:)")
-        let c = (condition.to(a.dtype) .!= 0)
+        let dt = commonDType(a, b, op: "where")
+        let a = a.to(dt), b = b.to(dt)
+        let c = condition.dtype == .bool ? condition : condition.to(.bool)
         let shape = Shape.broadcastOrTrap(Shape.broadcastOrTrap(c.shape, a.shape, op: "where"), b.shape, op: "where")
         let cb = c.broadcast(to: shape).detached()
         // Select rather than blend, so a non-finite value on the unselected side never
@@ -383,20 +388,41 @@ extension Tensor {
         let sa = a.shape, sb = b.shape
         guard Tensor.recording(a, b) else { return out }
         return record(out, op: "Where", a, b) { g in
-            [(g * cb).sum(toShape: sa), (g * (1 - cb)).sum(toShape: sb)]
+            let zero = Tensor.zeros([], dtype: g.dtype)
+            return [Tensor.where(cb, g, zero).sum(toShape: sa), Tensor.where(cb, zero, g).sum(toShape: sb)]
         }
     }
 
-    static func selectRaw(_ c: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor {
-        let out = Tensor(uninitializedShape: a.shape, dtype: a.dtype)
-        if a.dtype == .float32 {
-            let pc = c.pointer(Float.self), pa = a.pointer(Float.self), pb = b.pointer(Float.self), po = out.pointer(Float.self)
-            for i in 0..<out.count { po[i] = pc[i] != 0 ? pa[i] : pb[i] }
-        } else {
-            let pc = c.pointer(Double.self), pa = a.pointer(Double.self), pb = b.pointer(Double.self), po = out.pointer(Double.self)
-            for i in 0..<out.count { po[i] = pc[i] != 0 ? pa[i] : pb[i] }
-        }
-        return out
+    /// Element-wise logical and of two bool tensors (broadcasts).
+    public static func .& (a: Tensor, b: Tensor) -> Tensor {
+        broadcastApply(a.to(.bool), b.to(.bool), Bool.self, Bool.self, Bool.self, op: "logicalAnd") { $0 && $1 }
     }
+    /// Element-wise logical or of two bool tensors (broadcasts).
+    public static func .| (a: Tensor, b: Tensor) -> Tensor {
+        broadcastApply(a.to(.bool), b.to(.bool), Bool.self, Bool.self, Bool.self, op: "logicalOr") { $0 || $1 }
+    }
+    /// Element-wise logical not of a bool tensor.
+    public static prefix func .! (a: Tensor) -> Tensor { a .== 0 }
+
+    /// Integer (or bool) `a ∘ s`: integer arithmetic for an integral `s` and +, −, ×, max,
+    /// min; anything else in float32 (true division, as PyTorch).
+    static func integerScalarRaw(_ a: Tensor, _ s: Double, _ k: nabla_binary_op, scalarFirst: Bool) -> Tensor {
+        let t = scalarOperand(s, for: a)
+        let kind: IntegerOp?
+        switch k {
+        case NABLA_BIN_ADD: kind = .add
+        case NABLA_BIN_SUB: kind = .sub
+        case NABLA_BIN_MUL: kind = .mul
+        case NABLA_BIN_MAX: kind = .max
+        case NABLA_BIN_MIN: kind = .min
+        default: kind = nil
+        }
+        if let kind, !t.dtype.isFloatingPoint {
+            let dt = DType.promote(a.dtype == .bool ? .int64 : a.dtype, t.dtype)
+            return scalarFirst ? integerBinary(t, a, kind, dtype: dt, op: "scalar") : integerBinary(a, t, kind, dtype: dt, op: "scalar")
+        }
+        return scalarRaw(a.to(.float32), s, k, scalarFirst: scalarFirst)
+    }
+
 }
 

@@ -31,12 +31,15 @@ extension Tensor {
             let g = g.to(av.dtype)
             return [!needsFirst ? nil : matmulRaw(g, bv, transA: false, transB: true).sum(toShape: av.shape),
                     !needsSecond ? nil : matmulRaw(av, g, transA: true, transB: false).sum(toShape: bv.shape)]
-        }
+        }.saving(av, bv)
     }
 
     /// op(a) · op(b) over broadcast batch dimensions, no autograd. `trans` refers to the
     /// last two axes of the stored tensor.
+    /// A transposed view of a contiguous tensor is read in place: GEMM is told to transpose.
     static func matmulRaw(_ a: Tensor, _ b: Tensor, transA: Bool, transB: Bool) -> Tensor {
+        if let t = a.transposedSource() { return matmulRaw(t, b, transA: !transA, transB: transB) }
+        if let t = b.transposedSource() { return matmulRaw(a, t, transA: transA, transB: !transB) }
         let ra = a.rank, rb = b.rank
         let m = transA ? a.shape[ra - 1] : a.shape[ra - 2]
         let k = transA ? a.shape[ra - 2] : a.shape[ra - 1]
@@ -60,6 +63,18 @@ extension Tensor {
             gemm(transA, transB, m, n, k, a, oa * m * k, b, ob * k * n, out, i * m * n)
         }
         return out
+    }
+
+    /// When this tensor is a view that swaps the last two axes of a whole contiguous
+    /// tensor (what ``transposed(_:_:)`` returns), that tensor; nil otherwise.
+    func transposedSource() -> Tensor? {
+        guard let v = view, rank >= 2, v.offset == 0, base.count == count else { return nil }
+        var s = shape
+        s.swapAt(rank - 2, rank - 1)
+        var st = Shape.strides(s)
+        st.swapAt(rank - 2, rank - 1)
+        guard v.strides == st else { return nil }
+        return Tensor(storage: base, shape: s)
     }
 
     /// One GEMM call on row-major operands at element offsets.
@@ -273,6 +288,6 @@ extension Tensor {
             }
             return [dx, dw, db]
         }
-        return result
+        return result.saving(x, w)
     }
 }

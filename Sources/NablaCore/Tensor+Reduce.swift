@@ -21,6 +21,29 @@ extension Tensor {
         if kind != .sum {
             nablaCheck(len > 0, "\(kind): cannot reduce over an empty axis \(axis) of shape \(x.shape)")
         }
+        if kind == .argmax || kind == .argmin { return argReduce(x, outShape, outer, len, inner, kind) }
+        if !x.dtype.isFloatingPoint {
+            // Integers: sums in int64 (as PyTorch), extrema in the input's dtype.
+            let xi = x.to(.int64)
+            let out = Tensor(uninitializedShape: outShape, dtype: .int64)
+            let s = xi.pointer(Int64.self), d = out.pointer(Int64.self)
+            for o in 0..<outer {
+                for i in 0..<inner {
+                    let b = o * len * inner + i
+                    var acc: Int64 = kind == .sum ? 0 : s[b]
+                    for k in 0..<len {
+                        let v = s[b + k * inner]
+                        switch kind {
+                        case .sum: acc &+= v
+                        case .max: acc = Swift.max(acc, v)
+                        default: acc = Swift.min(acc, v)
+                        }
+                    }
+                    d[o * inner + i] = acc
+                }
+            }
+            return kind == .sum ? out : out.to(x.dtype)
+        }
         let out = Tensor(uninitializedShape: outShape, dtype: x.dtype)
         if x.dtype == .float32 {
             let s = x.pointer(Float.self), d = out.pointer(Float.self)
@@ -60,16 +83,40 @@ extension Tensor {
                     }
                     d[o * inner + i] = best
                 case .argmax, .argmin:
-                    var best = s[base], bi = 0
-                    for k in 1..<Swift.max(len, 1) {
-                        let v = s[base + k * inner]
-                        if best.isNaN { break }
-                        if v.isNaN || (kind == .argmax ? v > best : v < best) { best = v; bi = k }
-                    }
-                    d[o * inner + i] = T(bi)
+                    preconditionFailure("argmax/argmin go through argReduce")
                 }
             }
         }
+    }
+
+    /// The index of the largest (smallest) element along the reduced axis, as int64; the
+    /// first on ties; a NaN counts as the largest and the smallest, as in PyTorch.
+    static func argReduce(_ x: Tensor, _ outShape: [Int], _ outer: Int, _ len: Int, _ inner: Int, _ kind: ReduceKind) -> Tensor {
+        let out = Tensor(uninitializedShape: outShape, dtype: .int64)
+        let d = out.pointer(Int64.self)
+        func run<T: TensorElement & Comparable>(_ s: UnsafeMutablePointer<T>, isNaN: (T) -> Bool) {
+            for o in 0..<outer {
+                for i in 0..<inner {
+                    let b = o * len * inner + i
+                    var best = s[b], bi = 0
+                    for k in 1..<Swift.max(len, 1) {
+                        let v = s[b + k * inner]
+                        if isNaN(best) { break }
+                        if isNaN(v) || (kind == .argmax ? v > best : v < best) { best = v; bi = k }
+                    }
+                    d[o * inner + i] = Int64(bi)
+                }
+            }
+        }
+        switch x.dtype {
+        case .float32: run(x.pointer(Float.self)) { $0.isNaN }
+        case .float64: run(x.pointer(Double.self)) { $0.isNaN }
+        case .int32: run(x.pointer(Int32.self)) { _ in false }
+        case .uint8: run(x.pointer(UInt8.self)) { _ in false }
+        case .bool: run(x.to(.uint8).pointer(UInt8.self)) { _ in false }
+        case .int64: run(x.pointer(Int64.self)) { _ in false }
+        }
+        return out
     }
 
     /// Normalised, de-duplicated, ascending axes (all axes when nil).
@@ -90,7 +137,7 @@ extension Tensor {
     /// Applies a single-axis reduction over several axes (no autograd).
     func reduceAxesRaw(_ axes: [Int], _ kind: ReduceKind, keepDims: Bool) -> Tensor {
         var r = self.detached()
-        if kind == .sum && axes.count == rank && rank > 0 {
+        if kind == .sum && axes.count == rank && rank > 0 && dtype.isFloatingPoint {
             // Whole-tensor sum: one pass.
             r = Tensor(scalar: elementSum(), dtype: dtype)
             return keepDims ? r.reshaped(keptShape(axes)) : r
@@ -115,7 +162,13 @@ extension Tensor {
     }
 
     /// Σx·scale over every element as a scalar, in one op (the fast path of sum and mean).
+    ///
+    /// An integer or boolean tensor sums exactly to an int64 scalar; its mean is float32.
     private func wholeReduction(scale: Double, op: String) -> Tensor {
+        if !dtype.isFloatingPoint {
+            if op == "Sum" { return rank == 0 ? to(.int64) : reduceAxesRaw(Array(0..<rank), .sum, keepDims: false) }
+            return to(.float32).wholeReduction(scale: scale, op: op)
+        }
         let out = Tensor(scalar: elementSum() * scale, dtype: dtype)
         let inShape = shape, dt = dtype
         guard Tensor.recording(self) else { return out }
@@ -167,16 +220,15 @@ extension Tensor {
         guard Tensor.recording(self) else { return out }
         return Tensor.record(out, op: op.capitalized, self) { g in
             let m = out.reshaped(kept)
-            let mask = x .== m
+            let mask = (x .== m).to(x.dtype)
             let ties = mask.sum(axes: ax, keepDims: true)
             return [mask * (g.reshaped(kept) / ties)]
-        }
+        }.saving(x, out)
     }
 
     /// The index of the largest element along `axis` (the first on ties).
     ///
-    /// The indices are values of this tensor's dtype. Without an axis, it is the index into
-    /// the flattened tensor.
+    /// The indices are int64. Without an axis, it is the index into the flattened tensor.
     public func argmax(axis: Int? = nil, keepDims: Bool = false) -> Tensor { argExtremum(axis, keepDims, .argmax) }
     /// Index of the smallest element along `axis` (the first on ties).
     public func argmin(axis: Int? = nil, keepDims: Bool = false) -> Tensor { argExtremum(axis, keepDims, .argmin) }

@@ -83,8 +83,8 @@ extension Tensor {
         let ax = axes.map { Shape.normalize(axis: $0, rank: rank, op: "permute") }
         nablaCheck(Set(ax).count == rank, "permute: \(axes) is not a permutation of the axes of shape \(shape)")
         if ax == Array(0..<rank) { return self }
-        let st = Shape.strides(shape)
-        let out = Tensor.stridedCopy(self, shape: ax.map { shape[$0] }, strides: ax.map { st[$0] })
+        let st = strides
+        let out = rawView(shape: ax.map { shape[$0] }, strides: ax.map { st[$0] }, offset: storageOffset)
         var inverse = [Int](repeating: 0, count: rank)
         for (i, a) in ax.enumerated() { inverse[a] = i }
         guard Tensor.recording(self) else { return out }
@@ -105,11 +105,15 @@ extension Tensor {
 
     /// This tensor repeated along broadcast dimensions to the shape `target`.
     ///
-    /// This is PyTorch's `expand`, though the result owns its memory. The gradient sums back.
+    /// This is PyTorch's `expand`: a view that reads each repeated element from the one
+    /// storage (stride 0 along the expanded axes). The gradient sums back.
     public func broadcast(to target: [Int]) -> Tensor {
         if target == shape { return self }
         nablaCheck(Shape.broadcast(shape, target) == target, "expand: shape \(shape) cannot be broadcast to \(target)")
-        let out = Tensor.stridedCopy(self, shape: target, strides: Shape.broadcastStrides(from: shape, to: target))
+        // Broadcast strides over this tensor's own strides: 0 where an axis is new or of size 1.
+        let st = strides, lead = target.count - rank
+        let viewStrides = target.indices.map { i in i < lead || shape[i - lead] == 1 ? 0 : st[i - lead] }
+        let out = rawView(shape: target, strides: viewStrides, offset: storageOffset)
         let inShape = shape
         guard Tensor.recording(self) else { return out }
         return Tensor.record(out, op: "Expand", self) { g in [g.sum(toShape: inShape)] }
@@ -125,11 +129,16 @@ extension Tensor {
     }
 
     /// A slice described by one ``TensorIndex`` per leading axis.
+    ///
+    /// The result is a view of this tensor's storage. Its backward adds the gradient into
+    /// the source's gradient in place, so it costs the size of the slice, not of the source:
+    /// taking every time step of a sequence and back-propagating stays linear.
     public func slice(_ indices: [TensorIndex]) -> Tensor {
         nablaCheck(indices.count <= rank, "slice: \(indices.count) indices for a tensor of shape \(shape)")
-        let st = Shape.strides(shape)
-        var offset = 0
-        var outShape: [Int] = [], outStrides: [Int] = [], keptShape: [Int] = []
+        let st = Shape.strides(shape)        // logical: where the slice sits in this tensor
+        let vst = strides                    // physical: where it sits in the storage
+        var offset = 0, viewOffset = storageOffset
+        var outShape: [Int] = [], outStrides: [Int] = [], viewStrides: [Int] = []
         for axis in 0..<rank {
             let d = shape[axis]
             let ix = axis < indices.count ? indices[axis] : .all
@@ -137,27 +146,46 @@ extension Tensor {
             case .at(let i):
                 let j = i < 0 ? i + d : i
                 nablaCheck(j >= 0 && j < d, "slice: index \(i) is out of range for axis \(axis) of size \(d) (shape \(shape))")
-                offset += j * st[axis]
-                keptShape.append(1)
+                offset += j * st[axis]; viewOffset += j * vst[axis]
             case .all:
-                outShape.append(d); outStrides.append(st[axis]); keptShape.append(d)
+                outShape.append(d); outStrides.append(st[axis]); viewStrides.append(vst[axis])
             case .range(let s0, let e0, let step):
                 nablaCheck(step > 0, "slice: step must be positive, got \(step) for axis \(axis)")
                 let s = Swift.min(Swift.max(s0 < 0 ? s0 + d : s0, 0), d)
                 let e = Swift.min(Swift.max((e0 ?? d) < 0 ? (e0 ?? d) + d : (e0 ?? d), s), d)
                 let n = (e - s + step - 1) / step
-                offset += s * st[axis]
-                outShape.append(n); outStrides.append(st[axis] * step); keptShape.append(n)
+                offset += s * st[axis]; viewOffset += s * vst[axis]
+                outShape.append(n); outStrides.append(st[axis] * step); viewStrides.append(vst[axis] * step)
             }
         }
-        let out = Tensor.stridedCopy(self, shape: outShape, strides: outStrides, offset: offset)
-        let inShape = shape, dt = dtype
+        if outShape == shape { return self }
+        let out = rawView(shape: outShape, strides: viewStrides, offset: viewOffset)
         guard Tensor.recording(self) else { return out }
-        return Tensor.record(out, op: "Slice", self) { g in
-            var full = Tensor.zeros(inShape, dtype: dt)
-            full.stridedAddInPlace(g.to(dt), shape: outShape, strides: outStrides, offset: offset)
-            return [full]
-        }
+        return Tensor.recordSlice(out, op: "Slice", self,
+                                  ScatterInfo(inShape: shape, outShape: outShape, strides: outStrides, offset: offset))
+    }
+
+    /// The entry `index` of `axis`, with that axis removed (PyTorch's `select`); a view.
+    public func select(axis: Int, _ index: Int) -> Tensor {
+        let a = Shape.normalize(axis: axis, rank: rank, op: "select")
+        var ix = [TensorIndex](repeating: .all, count: a + 1)
+        ix[a] = .at(index)
+        return slice(ix)
+    }
+
+    /// `length` entries of `axis` from `start` (PyTorch's `narrow`); a view.
+    public func narrow(axis: Int, start: Int, length: Int) -> Tensor {
+        let a = Shape.normalize(axis: axis, rank: rank, op: "narrow")
+        let s = start < 0 ? start + shape[a] : start
+        nablaCheck(s >= 0 && length >= 0 && s + length <= shape[a],
+                   "narrow: start \(start) and length \(length) do not fit axis \(axis) of size \(shape[a]) (shape \(shape))")
+        return slice(axis: a, s, s + length)
+    }
+
+    /// Every entry along `axis`, each with that axis removed (PyTorch's `unbind`); views.
+    public func unbind(axis: Int = 0) -> [Tensor] {
+        let a = Shape.normalize(axis: axis, rank: rank, op: "unbind")
+        return (0..<shape[a]).map { select(axis: a, $0) }
     }
 
     /// Positions `start ..< end` every `step` along `axis`.
@@ -238,59 +266,98 @@ extension Tensor {
     /// Values picked along `axis` by `index` (PyTorch's `gather`).
     ///
     /// For rank 2 and axis 1, `out[i][j] = self[i][index[i][j]]`. `index` has this tensor's
-    /// rank.
+    /// rank; it is an int64 tensor (other integer dtypes, and floats holding exact integers,
+    /// are accepted and converted).
     public func gather(axis: Int, _ index: Tensor) -> Tensor {
         let a = Shape.normalize(axis: axis, rank: rank, op: "gather")
         nablaCheck(index.rank == rank, "gather: index of shape \(index.shape) must have the rank of the input \(shape)")
         for d in 0..<rank where d != a {
             nablaCheck(index.shape[d] <= shape[d], "gather: index shape \(index.shape) exceeds input shape \(shape) at axis \(d)")
         }
-        let idx = index.integerValues(op: "gather")
+        requireFloatingPoint("gather")
+        let idx = index.indexTensor(op: "gather")
+        let ip = idx.pointer(Int64.self), n = idx.count
         let len = shape[a]
-        for i in idx { nablaCheck(i >= 0 && i < len, "gather: index \(i) is out of range for axis \(axis) of size \(len) (shape \(shape))") }
-        let st = Shape.strides(shape)
-        let ist = Shape.strides(index.shape)
-        // Flat source offset for each output element.
-        var offsets = [Int](repeating: 0, count: idx.count)
-        for f in 0..<idx.count {
+        for f in 0..<n where ip[f] < 0 || ip[f] >= len {
+            nablaFail("gather: index \(ip[f]) is out of range for axis \(axis) of size \(len) (shape \(shape))")
+        }
+        // The flat source offset of each output element, kept (int64) for the backward scatter.
+        let offsets = Tensor(uninitializedShape: [n], dtype: .int64)
+        let op = offsets.pointer(Int64.self)
+        let st = Shape.strides(shape), ist = Shape.strides(index.shape)
+        for f in 0..<n {
             var rem = f, off = 0
             for d in 0..<rank {
                 let c = rem / ist[d]; rem %= ist[d]
-                off += (d == a ? idx[f] : c) * st[d]
+                off += (d == a ? Int(ip[f]) : c) * st[d]
             }
-            offsets[f] = off
+            op[f] = Int64(off)
         }
-        var out = Tensor(uninitializedShape: index.shape, dtype: dtype)
-        for (f, o) in offsets.enumerated() {
-            if dtype == .float32 { out.pointer(Float.self)[f] = pointer(Float.self)[o] } else { out.pointer(Double.self)[f] = pointer(Double.self)[o] }
+        let out = Tensor(uninitializedShape: index.shape, dtype: dtype)
+        if dtype == .float32 {
+            let s = pointer(Float.self), d = out.pointer(Float.self)
+            for f in 0..<n { d[f] = s[Int(op[f])] }
+        } else {
+            let s = pointer(Double.self), d = out.pointer(Double.self)
+            for f in 0..<n { d[f] = s[Int(op[f])] }
         }
         let inShape = shape, dt = dtype
-        out = Tensor.record(out, op: "Gather", self) { g in
+        guard Tensor.recording(self) else { return out }
+        return Tensor.record(out, op: "Gather", self) { g in
             let g = g.to(dt)
             var full = Tensor.zeros(inShape, dtype: dt)
-            for (f, o) in offsets.enumerated() { full.addScalar(g.scalar(at: f), at: o) }
+            let op = offsets.pointer(Int64.self)
+            if dt == .float32 {
+                let s = g.pointer(Float.self), d = full.pointer(Float.self)
+                for f in 0..<n { d[Int(op[f])] += s[f] }
+            } else {
+                let s = g.pointer(Double.self), d = full.pointer(Double.self)
+                for f in 0..<n { d[Int(op[f])] += s[f] }
+            }
             return [full]
         }
-        return out
     }
 
-    /// Adds `v` at flat position `o` (helper for scatter-style backward rules).
-    mutating func addScalar(_ v: Double, at o: Int) {
-        makeUnique()
-        if dtype == .float32 { pointer(Float.self)[o] += Float(v) } else { pointer(Double.self)[o] += v }
+    /// Traps unless every element of this index tensor is in `0 ..< upper`, naming the first
+    /// that is not (`"<op>: <what> 7 at position 3 is out of range 0..<5"`). Reads int64 in place.
+    public func checkIndexRange(below upper: Int, op: String, what: String = "index") {
+        let idx = indexTensor(op: op)
+        let p = idx.pointer(Int64.self)
+        for i in 0..<idx.count where p[i] < 0 || p[i] >= upper {
+            nablaFail("\(op): \(what) \(p[i]) at position \(i) is out of range 0..<\(upper)")
+        }
+    }
+
+    /// This tensor as an int64 index tensor: itself when int64; other integer dtypes
+    /// converted; floats checked to hold exact integers first (see ``integerValues(op:)``).
+    public func indexTensor(op: String) -> Tensor {
+        switch dtype {
+        case .int64: return detached()
+        case .int32, .uint8: return to(.int64)
+        case .bool: nablaFail("\(op): a bool tensor is not an index tensor; convert it with .to(.int64) if you mean 0 and 1")
+        case .float32, .float64:
+            // Every element must be an integer the float dtype holds exactly.
+            _ = integerValues(op: op)
+            return to(.int64)
+        }
     }
 
     /// The elements as integers, trapping if any is not integral.
     ///
-    /// Traps on a value that is not an integer, and on one too large for the tensor's dtype
-    /// to hold exactly: a float32 index at or above 2²⁴ (16,777,216) may be the rounded form
-    /// of a neighbouring integer, and selecting by it would silently pick the wrong row.
+    /// Integer dtypes are read exactly. For a floating-point index tensor, traps on a value
+    /// that is not an integer, and on one too large for its dtype to hold exactly: a float32
+    /// index at or above 2²⁴ (16,777,216) may be the rounded form of a neighbouring integer,
+    /// and selecting by it would silently pick the wrong row. Use int64 index tensors.
     public func integerValues(op: String) -> [Int] {
+        if !dtype.isFloatingPoint {
+            nablaCheck(dtype != .bool, "\(op): a bool tensor is not an index tensor; convert it with .to(.int64) if you mean 0 and 1")
+            return ints
+        }
         let exact = dtype == .float32 ? 16_777_216.0 : 9_007_199_254_740_992.0   // 2²⁴, 2⁵³
         return (0..<count).map { i in
             let v = scalar(at: i)
             nablaCheck(v == v.rounded() && Swift.abs(v) < 9e15, "\(op): index tensor holds \(v), which is not an integer")
-            nablaCheck(Swift.abs(v) < exact, "\(op): index \(Int(v)) at position \(i) is too large to be exact in a \(dtype) index tensor (\(dtype) holds integers exactly only below \(Int(exact))); use a float64 index tensor")
+            nablaCheck(Swift.abs(v) < exact, "\(op): index \(Int(v)) at position \(i) is too large to be exact in a \(dtype) index tensor (\(dtype) holds integers exactly only below \(Int(exact))); use an int64 index tensor")
             return Int(v)
         }
     }

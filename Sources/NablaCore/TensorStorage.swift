@@ -12,6 +12,9 @@ final class TensorStorage: ManagedBuffer<TensorStorage.Header, SIMD8<Float>> {
     struct Header {
         var count: Int
         var dtype: DType
+        /// Bumped by every write that bypasses copy-on-write (optimizer steps,
+        /// `assignInPlace`), so backward can tell that a tensor it saved has changed.
+        var version: Int = 0
     }
 
     /// Allocates uninitialised storage for `count` elements of `dtype`.
@@ -28,12 +31,22 @@ final class TensorStorage: ManagedBuffer<TensorStorage.Header, SIMD8<Float>> {
         switch dtype {
         case .float32: _ = storage.raw.bindMemory(to: Float.self, capacity: count)
         case .float64: _ = storage.raw.bindMemory(to: Double.self, capacity: count)
+        case .int32: _ = storage.raw.bindMemory(to: Int32.self, capacity: count)
+        case .int64: _ = storage.raw.bindMemory(to: Int64.self, capacity: count)
+        case .uint8: _ = storage.raw.bindMemory(to: UInt8.self, capacity: count)
+        case .bool: _ = storage.raw.bindMemory(to: Bool.self, capacity: count)
         }
         return storage
     }
 
     var count: Int { header.count }
     var dtype: DType { header.dtype }
+    /// How many in-place writes this storage has had (see ``Header/version``).
+    var version: Int { header.version }
+
+    /// Records one in-place write.
+    @inline(__always)
+    func bumpVersion() { header.version &+= 1 }
 
     var raw: UnsafeMutableRawPointer {
         withUnsafeMutablePointerToElements { UnsafeMutableRawPointer($0) }
@@ -41,8 +54,11 @@ final class TensorStorage: ManagedBuffer<TensorStorage.Header, SIMD8<Float>> {
 
     /// The elements as `T`, which must be the type the storage's dtype holds (the memory is
     /// bound to it in ``allocate(count:dtype:)``).
-    func pointer<T>(_: T.Type) -> UnsafeMutablePointer<T> {
-        assert(MemoryLayout<T>.size == dtype.byteSize, "TensorStorage: \(T.self) read from \(dtype) storage")
+    @inline(__always)
+    func pointer<T: TensorElement>(_: T.Type) -> UnsafeMutablePointer<T> {
+        // Always checked: reading int64 storage as Double would silently give garbage.
+        nablaCheck(T.dtype == dtype && T.self != Int.self && MemoryLayout<T>.size == dtype.byteSize,
+                   "internal error: \(T.self) elements read from \(dtype) storage")
         return raw.assumingMemoryBound(to: T.self)
     }
 
@@ -51,5 +67,80 @@ final class TensorStorage: ManagedBuffer<TensorStorage.Header, SIMD8<Float>> {
         let s = TensorStorage.allocate(count: count, dtype: dtype)
         s.raw.copyMemory(from: raw, byteCount: count * dtype.byteSize)
         return s
+    }
+}
+
+/// How a view reads the storage it shares: the stride of each axis (in elements; 0 for
+/// an expanded axis) and the position of its first element.
+///
+/// Kernels read contiguous memory, so the first kernel to read a view makes a contiguous
+/// copy of its elements, once; the copy is kept for the view's lifetime and published
+/// atomically, so views may be read from several threads.
+final class ViewLayout: @unchecked Sendable {
+    let strides: [Int]
+    let offset: Int
+    /// A slot holding the retained contiguous copy (an `Unmanaged<TensorStorage>`), or nil
+    /// before first use. A separately allocated slot, so the atomic operations have a
+    /// stable address and no Swift exclusivity check runs on concurrent first reads.
+    private let cache: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+
+    init(strides: [Int], offset: Int) {
+        self.strides = strides
+        self.offset = offset
+        cache = .allocate(capacity: 1)
+        cache.initialize(to: nil)
+    }
+
+    /// The view's elements in row-major order, copied from `base` on the first call.
+    func contiguous(base: TensorStorage, shape: [Int]) -> TensorStorage {
+        if let p = nabla_ptr_load(cache) {
+            return Unmanaged<TensorStorage>.fromOpaque(p).takeUnretainedValue()
+        }
+        let made = base.gathered(shape: shape, strides: strides, offset: offset)
+        let retained = Unmanaged.passRetained(made).toOpaque()
+        if nabla_ptr_publish(cache, retained) != 0 { return made }
+        Unmanaged<TensorStorage>.fromOpaque(retained).release()   // another thread won
+        return contiguous(base: base, shape: shape)
+    }
+
+    deinit {
+        if let p = cache.pointee { Unmanaged<TensorStorage>.fromOpaque(p).release() }
+        cache.deallocate()
+    }
+}
+
+extension TensorStorage {
+    /// A new contiguous storage holding the elements at `offset + Σ idx·strides` for every
+    /// index of `shape`, in row-major order.
+    func gathered(shape: [Int], strides: [Int], offset: Int) -> TensorStorage {
+        let n = Shape.count(shape)
+        let out = TensorStorage.allocate(count: n, dtype: dtype)
+        let bs = dtype.byteSize
+        let src = raw, dst = out.raw
+        let zeros = [Int](repeating: 0, count: shape.count)
+        Tensor.forEachRow(shape: shape, strides, zeros) { o, oa, _, len, ia, _ in
+            if ia == 1 {
+                (dst + o * bs).copyMemory(from: src + (offset + oa) * bs, byteCount: len * bs)
+            } else {
+                switch bs {
+                case 8: Self.stridedRow(src + (offset + oa) * 8, ia, dst + o * 8, len, UInt64.self)
+                case 4: Self.stridedRow(src + (offset + oa) * 4, ia, dst + o * 4, len, UInt32.self)
+                case 2: Self.stridedRow(src + (offset + oa) * 2, ia, dst + o * 2, len, UInt16.self)
+                default: Self.stridedRow(src + (offset + oa), ia, dst + o, len, UInt8.self)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Copies `len` elements of `T`'s size read every `stride` elements from `src` to `dst`
+    /// (raw loads and stores, whatever type the memory is bound to).
+    @inline(__always)
+    static func stridedRow<T: FixedWidthInteger>(_ src: UnsafeMutableRawPointer, _ stride: Int,
+                                                 _ dst: UnsafeMutableRawPointer, _ len: Int, _: T.Type) {
+        let size = MemoryLayout<T>.size
+        for j in 0..<len {
+            (dst + j * size).storeBytes(of: (src + j * stride * size).load(as: T.self), as: T.self)
+        }
     }
 }

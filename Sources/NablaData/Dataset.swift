@@ -54,7 +54,8 @@ public struct TensorDataset: Dataset {
         nablaCheck(inputs.rank >= 1 && targets.rank >= 1 && inputs.shape[0] == targets.shape[0],
                    "TensorDataset: inputs \(inputs.shape) and targets \(targets.shape) have different numbers of examples")
         self.inputs = inputs.detached()
-        self.targets = targets.detached()
+        // Class labels are int64, as PyTorch's; a loader then yields int64 targets.
+        self.targets = classCount != nil && targets.rank == 1 ? targets.indexTensor(op: "TensorDataset targets") : targets.detached()
         self.name = name
         self.classCount = classCount
     }
@@ -100,9 +101,10 @@ public struct TensorDataset: Dataset {
         return parts
     }
 
-    /// Converts the inputs (and real-valued targets) to `dtype`.
+    /// Converts the inputs (and real-valued targets; class labels stay int64) to `dtype`.
     public func to(_ dtype: DType) -> TensorDataset {
-        var d = TensorDataset(inputs: inputs.to(dtype), targets: targets.to(dtype), name: name, classCount: classCount)
+        let t = targets.dtype.isFloatingPoint ? targets.to(dtype) : targets
+        var d = TensorDataset(inputs: inputs.to(dtype), targets: t, name: name, classCount: classCount)
         d.featureNames = featureNames
         d.targetName = targetName
         return d
@@ -111,5 +113,5 @@ public struct TensorDataset: Dataset {
 
 /// One-hot encoding of class indices: `[n]` → `[n, classes]`.
 public func oneHot(_ labels: Tensor, classes: Int) -> Tensor {
-    Tensor.oneHot(labels.integerValues(op: "oneHot"), classes: classes, dtype: labels.dtype)
+    Tensor.oneHot(labels.integerValues(op: "oneHot"), classes: classes, dtype: labels.dtype.isFloatingPoint ? labels.dtype : .float32)
 }

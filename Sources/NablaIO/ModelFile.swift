@@ -3,19 +3,36 @@ import NablaCore
 import NablaNN
 
 extension SafeTensorEntry {
-    /// An entry holding a tensor's values in its own dtype (F32 or F64).
+    /// An entry holding a tensor's values in its own dtype (F32, F64, I32, I64, U8 or BOOL).
     public init(name: String, tensor: Tensor) throws {
         switch tensor.dtype {
         case .float32: try self.init(name: name, shape: tensor.shape, floats: tensor.floats, dtype: .float32)
         case .float64: try self.init(name: name, shape: tensor.shape, doubles: tensor.doubles)
+        case .int64: try self.init(name: name, shape: tensor.shape, int64s: tensor.int64s)
+        case .int32: try self.init(name: name, shape: tensor.shape, int32s: tensor.int64s.map { Int32(truncatingIfNeeded: $0) })
+        case .uint8: try self.init(name: name, shape: tensor.shape, uint8s: tensor.int64s.map { UInt8(truncatingIfNeeded: $0) })
+        case .bool: try self.init(name: name, shape: tensor.shape, bools: tensor.bools)
         }
     }
 
-    /// The entry as a tensor: F64 stays float64, every other dtype becomes float32.
-    ///
-    /// Integers and booleans convert by value; F16 and BF16 are widened.
+    /// The entry as a tensor of its own dtype where Nabla has it: F32, F64, I32, I64, U8 and
+    /// BOOL load unchanged (so they write back unchanged); F16 and BF16 widen to float32;
+    /// I8, I16, U16, U32 and U64 become int64 by value (U64 values above Int64.max saturate).
     public func tensor() -> Tensor {
-        dtype == .float64 ? Tensor(doubles(), shape: shape) : Tensor(floats(), shape: shape)
+        switch dtype {
+        case .float64: return Tensor(doubles(), shape: shape)
+        case .float32, .float16, .bfloat16: return Tensor(floats(), shape: shape)
+        case .bool: return Tensor(int64sWrapping().map { $0 != 0 }, shape: shape)
+        case .uint8: return Tensor(int64sWrapping().map { UInt8(truncatingIfNeeded: $0) }, shape: shape)
+        case .int32: return Tensor(int64sWrapping().map { Int32(truncatingIfNeeded: $0) }, shape: shape)
+        default: return Tensor(int64sWrapping(), shape: shape)
+        }
+    }
+
+    /// The integer values as Int64 (U64 above Int64.max saturates).
+    private func int64sWrapping() -> [Int64] {
+        if let v = try? int64s() { return v }
+        return doubles().map { $0 >= 9.2e18 ? Int64.max : Int64($0) }   // only U64 beyond Int64.max gets here
     }
 }
 

@@ -35,7 +35,7 @@ extension Tensor {
     /// The gradient is zero everywhere (the discontinuity at 0 is ignored). See
     /// ``heaviside(valueAtZero:)`` for ½ at 0.
     public func binaryStep() -> Tensor {
-        withZeroGradient(self .>= 0)
+        withZeroGradient((self .>= 0).to(dtype))
     }
 
     /// The Heaviside step: 0 for x < 0, `valueAtZero` (default ½) at 0, 1 for x > 0.
@@ -43,7 +43,7 @@ extension Tensor {
     /// This is `torch.heaviside(x, valueAtZero)`. Zero gradient everywhere; PyTorch's
     /// heaviside is not differentiable at all.
     public func heaviside(valueAtZero: Double = 0.5) -> Tensor {
-        withZeroGradient((self .> 0) + (self .== 0) * valueAtZero)
+        withZeroGradient((self .> 0).to(dtype) + (self .== 0).to(dtype) * valueAtZero)
     }
 
     /// Sign as an activation: −1, 0 or 1, with a zero gradient.

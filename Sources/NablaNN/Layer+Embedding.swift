@@ -2,8 +2,8 @@ import NablaCore
 
 /// A lookup table that maps integer indices to rows of a learned weight.
 ///
-/// An index tensor of any shape `S` (integer values of any dtype) becomes the rows
-/// `[S..., dimension]` of the weight.
+/// An int64 index tensor of any shape `S` becomes the rows `[S..., dimension]` of the
+/// weight. (Other integer dtypes, and floats holding exact integers, are accepted.)
 ///
 /// The weight `[count, dimension]` is initialised N(0, 1), as PyTorch's `nn.Embedding`.
 /// Gradients scatter-add into the rows, so repeated indices accumulate. (PyTorch's
@@ -30,13 +30,20 @@ public final class Embedding: Module, @unchecked Sendable, InputValidating {
 
     /// Nil, or a message naming the first index that is not an integer in `0..<count`.
     public func validateInput(_ input: Tensor) -> String? {
+        if !input.dtype.isFloatingPoint {
+            if input.dtype == .bool { return "\(displayName): the input is a bool tensor; embedding indices are int64" }
+            for (i, v) in input.int64s.enumerated() where v < 0 || v >= Int64(count) {
+                return "\(displayName): index \(v) at position \(i) of the input (shape \(input.shape)) is not in 0..<\(count)"
+            }
+            return nil
+        }
         for i in 0..<input.count {
             let v = input.scalar(at: i)
             if v != v.rounded() || v < 0 || v >= Double(count) {
                 return "\(displayName): index \(v) at position \(i) of the input (shape \(input.shape)) is not an integer in 0..<\(count)"
             }
             if input.dtype == .float32 && v >= 16_777_216 {
-                return "\(displayName): index \(Int(v)) at position \(i) is too large to be exact in a float32 index tensor (exact only below 16777216); use a float64 index tensor"
+                return "\(displayName): index \(Int(v)) at position \(i) is too large to be exact in a float32 index tensor (exact only below 16777216); use an int64 index tensor"
             }
         }
         return nil

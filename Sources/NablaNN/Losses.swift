@@ -176,7 +176,7 @@ public enum Loss {
     /// `0..<C` (see ``validateClassIndices(_:classes:)``).
     public static func nll(logProbabilities: Tensor, _ classes: [Int], reduction: Reduction = .mean) -> Tensor {
         let x = checkClassInput(logProbabilities, classes, "nll")
-        let picked = x.gather(axis: 1, Tensor(classes.map(Double.init), shape: [classes.count, 1]).to(x.dtype))
+        let picked = x.gather(axis: 1, Tensor(classes, shape: [classes.count, 1]))
         return finish(-picked.reshaped([classes.count]), singleSample: logProbabilities.rank == 1, reduction)
     }
 
@@ -192,8 +192,7 @@ public enum Loss {
         let logp = x.logSoftmax(axis: 1)
         let perSample: Tensor
         if labelSmoothing == 0 {
-            let idx = Tensor(classes.map(Double.init), shape: [classes.count, 1]).to(x.dtype)
-            perSample = -logp.gather(axis: 1, idx).reshaped([classes.count])
+            perSample = -logp.gather(axis: 1, Tensor(classes, shape: [classes.count, 1])).reshaped([classes.count])
         } else {
             let q = Tensor.oneHot(classes, classes: x.shape[1], smoothing: labelSmoothing, dtype: x.dtype)
             perSample = -(q * logp).sum(axis: 1)
@@ -204,11 +203,23 @@ public enum Loss {
     /// Softmax cross-entropy of logits against class indices held in a tensor.
     ///
     /// The same as ``crossEntropy(logits:_:labelSmoothing:reduction:)`` with the class
-    /// indices in a tensor `[N]` (or a scalar for a single sample) of integer values.
+    /// indices in an int64 tensor `[N]` (or a scalar for a single sample), as a
+    /// `DataLoader` yields them. Other integer dtypes, and floats holding exact integers,
+    /// are accepted. The indices are read in place: no Swift array per batch.
     public static func crossEntropy(logits: Tensor, classIndices: Tensor, labelSmoothing: Double = 0,
                                     reduction: Reduction = .mean) -> Tensor {
-        crossEntropy(logits: logits, classIndices.integerValues(op: "crossEntropy"),
-                     labelSmoothing: labelSmoothing, reduction: reduction)
+        nablaCheck(labelSmoothing >= 0 && labelSmoothing <= 1, "crossEntropy: labelSmoothing must be in [0, 1], got \(labelSmoothing)")
+        nablaCheck(logits.rank == 1 || logits.rank == 2, "crossEntropy: expected input of shape [N, C] or [C], got \(logits.shape)")
+        let x = logits.rank == 1 ? logits.unsqueezed(axis: 0) : logits
+        let idx = classIndices.indexTensor(op: "crossEntropy")
+        let n = x.shape[0], classes = x.shape[1]
+        nablaCheck(idx.count == n, "crossEntropy: \(idx.count) class indices for \(n) samples (input shape \(logits.shape))")
+        idx.checkIndexRange(below: classes, op: "crossEntropy", what: "class index")
+        if labelSmoothing > 0 {
+            return crossEntropy(logits: logits, idx.ints, labelSmoothing: labelSmoothing, reduction: reduction)
+        }
+        let perSample = -x.logSoftmax(axis: 1).gather(axis: 1, idx.reshaped([n, 1])).reshaped([n])
+        return finish(perSample, singleSample: logits.rank == 1, reduction)
     }
 
     /// Softmax cross-entropy of logits `[N, C]` against probability targets of the same shape.
@@ -231,8 +242,7 @@ public enum Loss {
     /// No PyTorch equivalent (`nll_loss(log(p))`).
     public static func crossEntropy(probabilities: Tensor, _ classes: [Int], reduction: Reduction = .mean) -> Tensor {
         let x = checkClassInput(probabilities, classes, "crossEntropy(probabilities:)")
-        let idx = Tensor(classes.map(Double.init), shape: [classes.count, 1]).to(x.dtype)
-        let picked = x.gather(axis: 1, idx).reshaped([classes.count])
+        let picked = x.gather(axis: 1, Tensor(classes, shape: [classes.count, 1])).reshaped([classes.count])
         return finish(-clampedLog(picked), singleSample: probabilities.rank == 1, reduction)
     }
 

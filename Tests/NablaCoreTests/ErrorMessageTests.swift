@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import NablaCore
+import _NablaTestSupport
 
 /// Programmer errors trap with a message that names the op and the shapes.
 ///
@@ -43,7 +44,7 @@ final class ErrorMessageTests: XCTestCase {
         "negativeSize": ({ _ = Tensor.zeros([2, -3]) }, ["[2, -3]", "negative"]),
         // A float32 index at or above 2²⁴ may be a neighbour rounded: it traps instead of selecting.
         "float32IndexBeyondExact": ({ _ = Tensor.zeros([3, 2]).indexSelect(axis: 0, Tensor([16_777_217] as [Float])) },
-                                    ["indexSelect", "16777216", "float32", "float64 index tensor"]),
+                                    ["indexSelect", "16777216", "float32", "int64 index tensor"]),
         "valuesShape": ({ _ = Tensor([1, 2, 3] as [Float], shape: [2, 2]) }, ["3 values", "[2, 2]"]),
         "backwardNoGrad": ({ f23.sum().backward() }, ["backward", "does not require gradients"]),
         "backwardNonScalar": ({ (f23.requiringGrad() * 2).backward() }, ["backward", "[2, 3]", "explicit upstream gradient"]),
@@ -61,6 +62,28 @@ final class ErrorMessageTests: XCTestCase {
         "whereDType": ({ _ = Tensor.where(f23, f23, Tensor.ones([2, 3], dtype: .float64)) }, ["where", "float32", "float64"]),
         "scalarAtRange": ({ _ = f23.scalar(at: 6) }, ["scalar(at:)", "6", "[2, 3]"]),
         "scalarAxis": ({ _ = Tensor(3.0).sum(axis: 0) }, ["sum", "axis 0", "rank 0"]),
+        // A tensor saved for backward and then written in place: the gradient would be
+        // computed from the new values, so backward traps naming the op and both versions.
+        "inPlaceAfterForward": ({
+            let w = Tensor.ones([2, 2]).requiringGrad()
+            let y = w.matmul(Tensor.ones([2, 2])).sum()
+            w.assignInPlace(Tensor.zeros([2, 2]))
+            y.backward()
+        }, ["backward", "MatMul", "[2, 2]", "modified by an in-place operation", "version 1", "saved version 0"]),
+        "intRequiresGrad": ({ _ = Tensor([1, 2, 3]).requiringGrad() }, ["requiresGrad", "floating-point", "int64"]),
+        "intExp": ({ _ = Tensor([1, 2, 3]).exp() }, ["exp", "floating-point", "int64", ".to(.float32)"]),
+        "boolIndex": ({ _ = f23.indexSelect(axis: 0, Tensor([true, false])) }, ["indexSelect", "bool", "index tensor"]),
+        "intIndexRange": ({ _ = f23.gather(axis: 1, Tensor([0, 3, 1], shape: [1, 3])) }, ["gather", "index 3", "size 3"]),
+        "floatMix": ({ _ = Tensor.where(Tensor([true]), f23, Tensor.ones([1], dtype: .float64)) }, ["where", "float32", "float64"]),
+        "assignToView": ({ Tensor.ones([2, 3]).T.assignInPlace(Tensor.zeros([3, 2])) }, ["assignInPlace", "view"]),
+        "narrowRange": ({ _ = f23.narrow(axis: 1, start: 2, length: 2) }, ["narrow", "start 2", "length 2", "size 3"]),
+        "inPlaceSavedOutput": ({
+            let x = Tensor.ones([3]).requiringGrad()
+            let e = x.exp()
+            let y = e.sum()
+            e.withUnsafeMutableFloats { $0[0] = 0 }
+            y.backward()
+        }, ["backward", "Exp", "[3]", "version 1"]),
     ]
 
     /// Run only in a child process: triggers the case named by `NABLA_TRAP_CASE`.
@@ -75,23 +98,7 @@ final class ErrorMessageTests: XCTestCase {
 
     /// Runs case `name` in a child process; returns (trapped, stderr).
     func runChild(_ name: String) throws -> (Bool, String) {
-        let proc = Process()
-        proc.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-        proc.arguments = ["NablaCoreTests.ErrorMessageTests/testTrapChild"]
-        var env = ProcessInfo.processInfo.environment
-        env["NABLA_TRAP_CASE"] = name
-        env["SWIFT_BACKTRACE"] = "enable=no"
-        proc.environment = env
-        let err = Pipe(), out = Pipe()
-        proc.standardError = err
-        proc.standardOutput = out
-        try proc.run()
-        // Read before waiting so a full pipe cannot block the child.
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        _ = out.fileHandleForReading.readDataToEndOfFile()
-        proc.waitUntilExit()
-        let trapped = proc.terminationReason == .uncaughtSignal
-        return (trapped, String(decoding: errData, as: UTF8.self))
+        try TrapHarness.run(childTest: "NablaCoreTests.ErrorMessageTests/testTrapChild", caseName: name)
     }
 
     func testTrapMessagesNameTheOpAndShapes() throws {

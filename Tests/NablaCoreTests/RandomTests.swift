@@ -85,7 +85,7 @@ final class RandomTests: XCTestCase {
     }
 
     func testSameSeedIsBitIdentical() {
-        for dtype in DType.allCases {
+        for dtype in [DType.float32, .float64] {
             let a = Tensor.randomNormal([3, 50], dtype: dtype, generator: RandomGenerator(seed: 99))
             let b = Tensor.randomNormal([3, 50], dtype: dtype, generator: RandomGenerator(seed: 99))
             XCTAssertTrue(a.equals(b))

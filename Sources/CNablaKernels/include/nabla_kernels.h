@@ -49,6 +49,11 @@ void nabla_set_grad_enabled(int enabled);
 /// A fresh mark for one backward pass's topological sort (atomic, never repeats).
 unsigned long long nabla_next_graph_mark(void);
 
+/// Atomically loads a pointer slot (acquire ordering).
+void *nabla_ptr_load(void *const *slot);
+/// Atomically stores `desired` into `*slot` if it holds NULL (acq_rel); returns 1 on success.
+int nabla_ptr_publish(void **slot, void *desired);
+
 // ---------------------------------------------------------------------------------------
 // GEMM:  C[M,N] = alpha * op(A) * op(B) + beta * C     (row-major)
 //   op(A) is A (M x K, leading dim lda) when transA == 0, else A^T with A stored K x M.
