@@ -21,7 +21,9 @@ let package = Package(
         .executableTarget(name: "FuzzIDX", dependencies: ["CFuzzerDriver", .product(name: "NablaData", package: parent)]),
         .executableTarget(name: "FuzzGzip", dependencies: ["CFuzzerDriver", .product(name: "NablaData", package: parent)]),
         .executableTarget(name: "FuzzCSV", dependencies: ["CFuzzerDriver", .product(name: "NablaData", package: parent)]),
-        .executableTarget(name: "FuzzModelSpec", dependencies: ["CFuzzerDriver", .product(name: "NablaIO", package: parent)]),
+        .executableTarget(name: "FuzzModelSpec", dependencies: [
+            "CFuzzerDriver", .product(name: "NablaIO", package: parent), .product(name: "NablaNN", package: parent),
+        ]),
         .executableTarget(name: "FuzzNPY", dependencies: ["CFuzzerDriver", .product(name: "NablaData", package: parent)]),
     ]
 )

@@ -21,7 +21,7 @@ public enum Datasets {
     /// Fashion-MNIST, read from IDX files (gzipped or not) in `directory`.
     ///
     /// 60,000 training and 10,000 test images of 28×28, 10 classes. Pixels are scaled to
-    /// [0, 1] and flattened to 784 features (pass `scaled: false` to keep the raw 0…255
+    /// [0, 1]; images keep their shape as `[N, 1, 28, 28]` (pass `scaled: false` to keep the raw 0…255
     /// values). Nothing is downloaded: when the files are missing the error says how to
     /// install them.
     public static func fashionMNIST(directory: String? = nil, scaled: Bool = true,
@@ -44,10 +44,11 @@ public enum Datasets {
                 throw DataFileError(source: lpath, message: "label \(y.values[bad]) at position \(bad) is outside 0…9")
             }
             guard x.shape[0] > 0 else { throw DataFileError(source: ipath, message: "holds no images (an empty split cannot be used)") }
-            let n = x.shape[0], f = x.shape[1] * x.shape[2], dims = Array(x.shape.dropFirst())
+            let n = x.shape[0], dims = Array(x.shape.dropFirst())
             // The raw IDX values are dead once the tensor holds them: nothing below uses x, so
             // they are released before the scaled copy is made (60,000 images are 188 MB each way).
-            let raw = Tensor(x.values, shape: [n, f])
+            // Images keep their shape, with one channel: [N, 1, H, W] (NCHW, as PyTorch's).
+            let raw = Tensor(x.values, shape: [n, 1] + dims)
             let inputs = scaled ? raw / 255.0 : raw
             return (TensorDataset(inputs: inputs, targets: Tensor(y.values), name: name, classCount: 10), dims, ipath)
         }

@@ -6,8 +6,11 @@ public struct Batch: Sendable {
     public var inputs: Tensor
     /// Targets, `[batch]` (class indices or scalar regression targets) or `[batch, k]`.
     public var targets: Tensor
+    /// Which target positions count, when not all do: 1 for a real position, 0 for padding
+    /// (a batch of sequences of different lengths). Nil when every position counts.
+    public var mask: Tensor?
     /// Creates a batch.
-    public init(inputs: Tensor, targets: Tensor) { self.inputs = inputs; self.targets = targets }
+    public init(inputs: Tensor, targets: Tensor, mask: Tensor? = nil) { self.inputs = inputs; self.targets = targets; self.mask = mask }
     /// The number of examples.
     public var count: Int { inputs.shape.first ?? 0 }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import NablaNN
 
 /// Cheap checks on architecture text (YAML or JSON) made before it reaches the YAML parser.
 ///

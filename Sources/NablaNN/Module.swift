@@ -32,12 +32,21 @@ open class Module: CustomStringConvertible, @unchecked Sendable {
     /// Creates an empty module; subclasses call it after initialising their stored properties.
     public init() {}
 
-    /// Computes the module's output. Subclasses override this.
+    /// Computes the output of a unary module (one tensor to one tensor). Unary layers
+    /// override this; a ``Layer`` with other inputs or outputs implements its own
+    /// `callAsFunction(_:)` instead.
     open func forward(_ input: Tensor) -> Tensor {
+        if let signature = nonUnarySignature {
+            nablaFail("\(displayName) is a layer \(signature), not Tensor -> Tensor: call it with its own input type")
+        }
         nablaFail("\(typeName).forward(_:) is not implemented")
     }
 
     /// Calls ``forward(_:)``.
+    ///
+    /// Disfavoured, so that a ``Layer`` whose own `callAsFunction(_:)` takes a tensor but
+    /// returns a tuple is called with that one.
+    @_disfavoredOverload
     public func callAsFunction(_ input: Tensor) -> Tensor { forward(input) }
 
     /// The class name, used in summaries and messages.
@@ -140,6 +149,28 @@ open class Module: CustomStringConvertible, @unchecked Sendable {
             m.path = name
             out.append((name, m))
             for (cn, c) in m.namedChildren().reversed() { stack.append((name.isEmpty ? cn : name + "." + cn, c)) }
+        }
+        return out
+    }
+
+    /// Every random generator stored in a module of the tree (a dropout layer's mask
+    /// generator, a VAE's noise), with dotted names (`layers.2.generator`).
+    ///
+    /// Checkpoints save their states: they are part of where training stands. A generator
+    /// held by two modules is listed once, under its first name.
+    public func namedGenerators() -> [(name: String, generator: RandomGenerator)] {
+        var out: [(String, RandomGenerator)] = []
+        var seen = Set<ObjectIdentifier>()
+        func visit(_ value: Any, _ name: String) {
+            if let g = value as? RandomGenerator {
+                if seen.insert(ObjectIdentifier(g)).inserted { out.append((name, g)) }
+                return
+            }
+            let m = Mirror(reflecting: value)
+            if m.displayStyle == .optional, let inner = m.children.first { visit(inner.value, name) }
+        }
+        for (prefix, m) in namedModules() {
+            for (label, value) in Module.fields(of: m) { visit(value, prefix.isEmpty ? label : prefix + "." + label) }
         }
         return out
     }

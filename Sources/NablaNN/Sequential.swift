@@ -37,7 +37,15 @@ public final class Sequential: Module, @unchecked Sendable {
     public let layers: [Module]
 
     /// A chain of `layers`.
+    ///
+    /// Every layer must be unary (Tensor → Tensor); a ``Layer`` with other inputs or outputs
+    /// is refused, naming it.
     public init(_ layers: [Module]) {
+        for (i, layer) in layers.enumerated() {
+            if let signature = layer.nonUnarySignature {
+                nablaFail("Sequential: layer \(i) (\(layer.typeName)) is a layer \(signature); Sequential chains Tensor -> Tensor layers")
+            }
+        }
         self.layers = layers
         super.init()
         _ = namedModules()   // records the children's dotted paths for error messages

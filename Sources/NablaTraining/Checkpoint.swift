@@ -64,21 +64,14 @@ public struct DataSplit: Sendable, Equatable {
 ///
 /// A checkpoint is also a complete model file for `nabla evaluate` and `nabla predict`.
 public enum Checkpoint {
-    /// Writes a checkpoint of `trainer` atomically.
+    /// Writes a checkpoint of `trainer` atomically, as a model file with `spec` and `info`
+    /// (what `nabla train --save` writes).
     public static func save(_ trainer: Trainer, spec: ModelSpec, info: ModelInfo, to path: String) throws {
-        var meta: [String: String] = [
-            "nabla.epoch": String(trainer.completedEpochs),
-            "nabla.step": String(trainer.step),
-            "nabla.rng.shuffle": trainer.shuffleGenerator.state.map(String.init).joined(separator: ","),
-            "nabla.rng.global": RandomGenerator.global.state.map(String.init).joined(separator: ","),
-            "nabla.best_val_loss": "\(trainer.bestValidationLoss)",
-            "nabla.epochs_since_best": String(trainer.epochsSinceBest),
-            "nabla.task": info.task.rawValue,
-            "nabla.loss": info.loss.rawValue,
-            "nabla.preprocessing": info.preprocessing.json(),
-            "nabla.data": info.dataName,
-            "nabla.optimizer": trainer.optimizer.name,
-        ]
+        var (meta, extra) = trainingState(of: trainer)
+        meta["nabla.task"] = info.task.rawValue
+        meta["nabla.loss"] = info.loss.rawValue
+        meta["nabla.preprocessing"] = info.preprocessing.json()
+        meta["nabla.data"] = info.dataName
         if let c = info.classCount { meta["nabla.classes"] = String(c) }
         meta["nabla.split.seed"] = String(info.split.seed)
         meta["nabla.split.test_fraction"] = "\(info.split.testFraction)"
@@ -88,26 +81,82 @@ public enum Checkpoint {
             meta["nabla.features"] = String(decoding: data, as: UTF8.self)
         }
         if let t = info.targetName { meta["nabla.target_name"] = t }
-        // Dropout layers with their own generator (as ModelSpec.build makes them) draw their
-        // masks from it: its state is part of where training stands.
-        for (name, module) in trainer.model.namedModules() {
-            if let d = module as? Dropout, let g = d.generator {
-                meta["nabla.rng.dropout." + name] = g.state.map(String.init).joined(separator: ",")
-            }
+        // The history first: a kill between the two leaves lines beyond the checkpoint's
+        // epoch, which restore ignores, never a checkpoint whose history is missing epochs.
+        try writeHistory(of: trainer, beside: path)
+        try ModelFile.save(trainer.model, spec: spec, to: path, metadata: meta, extraTensors: extra)
+    }
+
+    /// Writes a checkpoint of any trainer atomically: the model's state dict and everything
+    /// a resumed run needs, without an architecture (a VAE, a GAN, a model built in code).
+    ///
+    /// ``restore(_:from:)`` reads it into a trainer built the same way.
+    public static func save(_ trainer: Trainer, to path: String) throws {
+        var (meta, extra) = trainingState(of: trainer)
+        meta[ModelFile.formatKey] = "pt"
+        var entries: [SafeTensorEntry] = []
+        for (name, t) in trainer.model.orderedStateDict() { entries.append(try SafeTensorEntry(name: name, tensor: t)) }
+        for (name, t) in extra.sorted(by: { $0.key < $1.key }) { entries.append(try SafeTensorEntry(name: name, tensor: t)) }
+        try writeHistory(of: trainer, beside: path)
+        try SafeTensorsFile(entries: entries, metadata: meta).write(to: path)
+    }
+
+    /// Restores a checkpoint written by ``save(_:to:)`` into `trainer`: the model's weights
+    /// (names and shapes checked strictly) and the training state.
+    public static func restore(_ trainer: Trainer, from path: String) throws {
+        let file = try SafeTensorsFile.read(contentsOf: path)
+        var state: [String: Tensor] = [:], extra: [String: Tensor] = [:]
+        for entry in file.entries {
+            if entry.name.hasPrefix("optimizer.") || entry.name.hasPrefix("nabla.") { extra[entry.name] = entry.tensor() }
+            else { state[entry.name] = entry.tensor() }
         }
+        do { try trainer.model.loadStateDict(state, strict: true) } catch let e as StateDictError {
+            throw ModelSpecError(message: "\(path): weights do not match the model: \(e.description.replacingOccurrences(of: "\n", with: "; "))")
+        }
+        try restoreState(trainer, metadata: file.metadata, tensors: extra, path: path)
+    }
+
+    /// The metadata and tensors that say where training stands: epoch, step, every
+    /// optimizer's state, every generator, the LR schedule's and plateau scheduler's
+    /// counters, early stopping's counters and the best weights (when kept).
+    static func trainingState(of trainer: Trainer) -> (metadata: [String: String], tensors: [String: Tensor]) {
+        func words(_ g: RandomGenerator) -> String { g.state.map(String.init).joined(separator: ",") }
+        var meta: [String: String] = [
+            "nabla.epoch": String(trainer.completedEpochs),
+            "nabla.step": String(trainer.step),
+            "nabla.rng.shuffle": words(trainer.shuffleGenerator),
+            "nabla.rng.global": words(RandomGenerator.global),
+            "nabla.best_val_loss": "\(trainer.bestValidationLoss)",
+            "nabla.epochs_since_best": String(trainer.epochsSinceBest),
+            "nabla.optimizer": trainer.optimizer.name,
+        ]
+        // Generators stored in the model (dropout masks, noise) and those the step uses.
+        for (name, g) in trainer.model.namedGenerators() { meta["nabla.rng.module." + name] = words(g) }
+        for (name, g) in trainer.generators { meta["nabla.rng.step." + name] = words(g) }
         // ReduceLROnPlateau's counters: with them a resumed run reduces the rate at the same
         // epoch as an uninterrupted one (the rate itself is in the optimizer's state).
         if let plateau = trainer.plateauScheduler {
             for (k, v) in plateau.stateDict() { meta["nabla.plateau." + k] = v }
         }
-        let state = trainer.optimizer.stateDict()
-        for (k, v) in state.metadata { meta["optimizer." + k] = v }
+        if let s = trainer.scheduler {
+            meta["nabla.scheduler.epoch"] = String(s.epoch)
+            meta["nabla.scheduler.base_lr"] = "\(s.baseLearningRate)"
+        }
         var extra: [String: Tensor] = [:]
-        for (k, v) in state.tensors { extra["optimizer." + k] = v }
-        // The history first: a kill between the two leaves lines beyond the checkpoint's
-        // epoch, which restore ignores, never a checkpoint whose history is missing epochs.
-        try writeHistory(of: trainer, beside: path)
-        try ModelFile.save(trainer.model, spec: spec, to: path, metadata: meta, extraTensors: extra)
+        for (i, opt) in trainer.optimizers.enumerated() {
+            // The first optimizer under `optimizer.` (as before there were several), the
+            // others under `nabla.optimizer.<index>.`.
+            let prefix = i == 0 ? "optimizer." : "nabla.optimizer.\(i)."
+            let state = opt.stateDict()
+            for (k, v) in state.metadata { meta[prefix + k] = v }
+            for (k, v) in state.tensors { extra[prefix + k] = v }
+        }
+        meta["nabla.optimizers"] = String(trainer.optimizers.count)
+        if let best = trainer.bestState {
+            for (k, v) in best { extra["nabla.best." + k] = v }
+            meta["nabla.best_state"] = "1"
+        }
+        return (meta, extra)
     }
 
     /// The history file that goes with a checkpoint: `NAME.history.jsonl` for `NAME.safetensors`.
@@ -226,7 +275,11 @@ public enum Checkpoint {
     ///
     /// `trainer` must be built on the checkpoint's model.
     public static func restore(_ trainer: Trainer, from contents: ModelFile.Contents, path: String) throws {
-        let m = contents.metadata
+        try restoreState(trainer, metadata: contents.metadata, tensors: contents.extraTensors, path: path)
+    }
+
+    /// Restores the state written by ``trainingState(of:)``, checking every value.
+    static func restoreState(_ trainer: Trainer, metadata m: [String: String], tensors: [String: Tensor], path: String) throws {
         func words(_ key: String) throws -> [UInt64] {
             guard let s = m[key] else { throw ModelSpecError(message: "\(path): checkpoint has no '\(key)'") }
             let w = s.split(separator: ",").compactMap { UInt64($0) }
@@ -239,22 +292,55 @@ public enum Checkpoint {
         guard let epoch = Int(e), epoch >= 0 else {
             throw ModelSpecError(message: "\(path): metadata 'nabla.epoch' must be a non-negative integer, got '\(e)'")
         }
+        if let s = m["nabla.optimizers"], Int(s) != trainer.optimizers.count {
+            throw ModelSpecError(message: "\(path): checkpoint holds \(s) optimizers' states, the trainer has \(trainer.optimizers.count)")
+        }
         if let name = m["nabla.optimizer"], name != trainer.optimizer.name {
             throw ModelSpecError(message: "\(path): checkpoint was written by \(name), cannot resume with \(trainer.optimizer.name)")
         }
-        var state = OptimizerState()
-        for (k, v) in m where k.hasPrefix("optimizer.") { state.metadata[String(k.dropFirst("optimizer.".count))] = v }
-        for (k, v) in contents.extraTensors where k.hasPrefix("optimizer.") { state.tensors[String(k.dropFirst("optimizer.".count))] = v }
-        do { try trainer.optimizer.load(state) } catch {
-            throw ModelSpecError(message: "\(path): \(String(describing: error).replacingOccurrences(of: "\n", with: "; "))")
+        // Every optimizer's state is checked before any is changed.
+        var states: [OptimizerState] = []
+        for i in trainer.optimizers.indices {
+            let prefix = i == 0 ? "optimizer." : "nabla.optimizer.\(i)."
+            var state = OptimizerState()
+            for (k, v) in m where k.hasPrefix(prefix) { state.metadata[String(k.dropFirst(prefix.count))] = v }
+            for (k, v) in tensors where k.hasPrefix(prefix) { state.tensors[String(k.dropFirst(prefix.count))] = v }
+            if i > 0 && state.metadata.isEmpty {
+                throw ModelSpecError(message: "\(path): checkpoint has no state for optimizer \(i)")
+            }
+            states.append(state)
         }
-        trainer.shuffleGenerator.state = try words("nabla.rng.shuffle")
-        RandomGenerator.global.state = try words("nabla.rng.global")
-        for (name, module) in trainer.model.namedModules() {
-            if let d = module as? Dropout, let g = d.generator, m["nabla.rng.dropout." + name] != nil {
-                g.state = try words("nabla.rng.dropout." + name)
+        var generatorStates: [(RandomGenerator, [UInt64])] = []
+        generatorStates.append((trainer.shuffleGenerator, try words("nabla.rng.shuffle")))
+        generatorStates.append((RandomGenerator.global, try words("nabla.rng.global")))
+        for (name, g) in trainer.model.namedGenerators() {
+            if m["nabla.rng.module." + name] != nil {
+                generatorStates.append((g, try words("nabla.rng.module." + name)))
+            } else if name.hasSuffix(".generator"), m["nabla.rng.dropout." + name.dropLast(".generator".count)] != nil {
+                // Checkpoints from before every module generator was saved held dropout's only.
+                generatorStates.append((g, try words("nabla.rng.dropout." + name.dropLast(".generator".count))))
             }
         }
+        for (name, g) in trainer.generators.sorted(by: { $0.key < $1.key }) {
+            generatorStates.append((g, try words("nabla.rng.step." + name)))
+        }
+        var best: [String: Tensor]?
+        if m["nabla.best_state"] != nil {
+            var b: [String: Tensor] = [:]
+            for (k, v) in tensors where k.hasPrefix("nabla.best.") { b[String(k.dropFirst("nabla.best.".count))] = v }
+            let own = trainer.model.stateDict()
+            guard Set(b.keys) == Set(own.keys), b.allSatisfy({ own[$0.key]?.shape == $0.value.shape }) else {
+                throw ModelSpecError(message: "\(path): the best weights stored in the checkpoint do not match the model's names and shapes")
+            }
+            best = b.mapValues { v in own.first.map { v.to($0.value.dtype) } ?? v }
+        }
+        for (i, opt) in trainer.optimizers.enumerated() {
+            do { try opt.load(states[i]) } catch {
+                throw ModelSpecError(message: "\(path): \(i > 0 ? "optimizer \(i): " : "")\(String(describing: error).replacingOccurrences(of: "\n", with: "; "))")
+            }
+        }
+        for (g, w) in generatorStates { g.state = w }
+        if let best { trainer.bestState = best }
         trainer.completedEpochs = epoch
         if let s = m["nabla.step"] {
             guard let v = Int(s), v >= 0 else { throw ModelSpecError(message: "\(path): metadata 'nabla.step' must be a non-negative integer, got '\(s)'") }
@@ -292,6 +378,15 @@ public enum Checkpoint {
                 throw ModelSpecError(message: "\(path): \(String(describing: error).replacingOccurrences(of: "\n", with: "; "))")
             }
         }
-        trainer.scheduler?.setEpoch(epoch)
+        if let s = trainer.scheduler {
+            if let v = m["nabla.scheduler.base_lr"], Double(v)?.bitPattern != s.baseLearningRate.bitPattern {
+                throw ModelSpecError(message: "\(path): the checkpoint's LR schedule started from learning rate \(v), this trainer's from \(s.baseLearningRate)")
+            }
+            let e = try m["nabla.scheduler.epoch"].map { v -> Int in
+                guard let e = Int(v), e >= 0 else { throw ModelSpecError(message: "\(path): metadata 'nabla.scheduler.epoch' must be a non-negative integer, got '\(v)'") }
+                return e
+            } ?? epoch
+            s.setEpoch(e)
+        }
     }
 }

@@ -21,11 +21,14 @@ public struct EpochRecord: Codable, Equatable, Sendable {
     public var seconds: Double
     /// Training samples per second.
     public var samplesPerSecond: Double
+    /// The means of the metrics a ``TrainingStep`` reported, by name; validation metrics are
+    /// prefixed `val_` (a VAE's `kl`, a GAN's `d_loss` and `g_loss`).
+    public var metrics: [String: Double] = [:]
 
     enum CodingKeys: String, CodingKey {
         case epoch, trainLoss = "train_loss", trainAccuracy = "train_accuracy", validationLoss = "val_loss"
         case validationAccuracy = "val_accuracy", validationMAE = "val_mae", learningRate = "lr"
-        case seconds, samplesPerSecond = "samples_per_second"
+        case seconds, samplesPerSecond = "samples_per_second", metrics
     }
 
     /// Creates a record.
@@ -53,6 +56,10 @@ public struct EpochRecord: Codable, Equatable, Sendable {
         try put(learningRate, .learningRate)
         try put(seconds, .seconds)
         try put(samplesPerSecond, .samplesPerSecond)
+        if !metrics.isEmpty {
+            // Non-finite values as null, like the other numbers.
+            try c.encode(metrics.mapValues { $0.isFinite ? Optional($0) : nil }, forKey: .metrics)
+        }
     }
 
     /// Decodes a record written by ``encode(to:)``; `null` in a required number reads as NaN.
@@ -68,6 +75,7 @@ public struct EpochRecord: Codable, Equatable, Sendable {
         learningRate = try req(.learningRate)
         seconds = try req(.seconds)
         samplesPerSecond = try req(.samplesPerSecond)
+        metrics = try c.decodeIfPresent([String: Double?].self, forKey: .metrics)?.mapValues { $0 ?? .nan } ?? [:]
     }
 }
 
@@ -79,12 +87,17 @@ public struct History: Codable, Equatable, Sendable {
     public init() {}
 
     /// The history as CSV with a header row (empty cells for absent metrics).
+    ///
+    /// A step's own metrics follow the standard columns, one column per name in sorted order.
     public func csv() -> String {
-        var s = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,val_mae,lr,seconds,samples_per_second\n"
+        let extra = Set(epochs.flatMap(\.metrics.keys)).sorted()
+        var s = (["epoch,train_loss,train_accuracy,val_loss,val_accuracy,val_mae,lr,seconds,samples_per_second"] + extra)
+            .joined(separator: ",") + "\n"
         func f(_ v: Double?) -> String { v.map { "\($0)" } ?? "" }
         for e in epochs {
-            s += [String(e.epoch), f(e.trainLoss), f(e.trainAccuracy), f(e.validationLoss), f(e.validationAccuracy),
-                  f(e.validationMAE), f(e.learningRate), f(e.seconds), f(e.samplesPerSecond)].joined(separator: ",") + "\n"
+            s += ([String(e.epoch), f(e.trainLoss), f(e.trainAccuracy), f(e.validationLoss), f(e.validationAccuracy),
+                   f(e.validationMAE), f(e.learningRate), f(e.seconds), f(e.samplesPerSecond)] + extra.map { f(e.metrics[$0]) })
+                .joined(separator: ",") + "\n"
         }
         return s
     }

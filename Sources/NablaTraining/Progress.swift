@@ -44,6 +44,7 @@ public final class ProgressReporter: @unchecked Sendable {
         if let v = r.validationLoss { s += String(format: "  val_loss %.4f", v) }
         if let a = r.validationAccuracy { s += String(format: "  val_acc %.4f", a) }
         if let m = r.validationMAE { s += String(format: "  val_mae %.4f", m) }
+        for (k, v) in r.metrics.sorted(by: { $0.key < $1.key }) { s += "  \(k) " + String(format: "%.4f", v) }
         s += String(format: "  %.0f samples/s  %.2fs", r.samplesPerSecond, r.seconds)
         write((style == .bar ? "\r\u{1B}[2K" : "") + s + "\n")
     }

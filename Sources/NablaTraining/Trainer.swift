@@ -47,6 +47,8 @@ public struct Metrics: Codable, Sendable, Equatable {
     public var mae: Double?
     /// The number of examples.
     public var count: Int
+    /// Any other metrics a ``TrainingStep`` reported, averaged over the examples.
+    public var extra: [String: Double] = [:]
 }
 
 /// Training stopped because ``Trainer/shouldStop`` asked it to (Ctrl-C, SIGTERM, a time limit).
@@ -76,21 +78,33 @@ public struct TrainingError: Error, CustomStringConvertible, LocalizedError, Sen
 
 /// A thin training loop over epochs of minibatches, as a user would write it by hand.
 ///
-/// Each step computes the loss, runs backward and steps the optimizer; there is an optional
-/// LR schedule, metrics, validation each epoch, early stopping and keeping the best weights.
-/// Read ``fit(_:validation:epochs:batchSize:)`` for the loop itself.
+/// The loss is a ``TrainingStep``, a closure from a batch to its loss: the trainer owns the
+/// epochs, shuffling, progress bar, history, validation, LR schedules, gradient clipping,
+/// NaN stop, early stopping, best weights and checkpoint hooks, for any ``Dataset``.
+/// ``init(model:optimizer:loss:seed:)`` is the classic classification/regression case
+/// (``TrainingStep/supervised(_:loss:)``). Read ``fit(_:validation:epochs:batchSize:)``
+/// for the loop itself.
 public final class Trainer {
-    /// The model being trained.
+    /// The model being trained (for a GAN, a module holding both networks): its mode is
+    /// switched for validation, and checkpoints hold its state.
     public let model: Module
-    /// The optimizer over the model's parameters.
-    public let optimizer: Optimizer
-    /// The loss minimised.
-    public var loss: TrainingLoss
+    /// Every optimizer, in a fixed order (checkpoints store each one's state).
+    ///
+    /// For a loss step the trainer zeroes, and after backward steps, all of them; a custom
+    /// step uses them itself.
+    public let optimizers: [Optimizer]
+    /// The first optimizer (the only one of a supervised trainer).
+    public var optimizer: Optimizer { optimizers[0] }
+    /// What is done with each batch.
+    public let trainingStep: TrainingStep
+    /// The loss when the trainer was made from one (``init(model:optimizer:loss:seed:)``).
+    public let loss: TrainingLoss?
     /// Stepped once per epoch when set.
     public var scheduler: LRScheduler?
     /// Stepped once per epoch with the validation loss when set (needs validation data).
     public var plateauScheduler: ReduceLROnPlateau?
-    /// Clip the global gradient norm to this value when set.
+    /// Clip the global gradient norm to this value when set (loss steps only: a custom step
+    /// clips its own gradients).
     public var clipNorm: Double?
     /// Stop after this many epochs without validation improvement (needs validation data).
     public var earlyStoppingPatience: Int?
@@ -98,6 +112,11 @@ public final class Trainer {
     public var progress = ProgressReporter()
     /// The generator that shuffles the training data each epoch.
     public let shuffleGenerator: RandomGenerator
+    /// Generators that the step uses and the model does not hold (a VAE's or a GAN's noise),
+    /// by name: checkpoints save and restore them with the others.
+    ///
+    /// Generators stored in the model's modules are found on their own.
+    public var generators: [String: RandomGenerator] = [:]
     /// Epochs completed so far (a resumed run starts from its checkpoint's value).
     public var completedEpochs = 0
     /// Every completed epoch's metrics.
@@ -105,8 +124,8 @@ public final class Trainer {
     /// The weights with the best validation loss seen so far.
     ///
     /// Kept only when ``keepsBestState`` is set (a copy of every weight at each improvement);
-    /// the CLI writes the best checkpoint to a file instead (`NAME.best.safetensors`).
-    public private(set) var bestState: [String: Tensor]?
+    /// checkpoints hold it.
+    public internal(set) var bestState: [String: Tensor]?
     /// Whether to keep a copy of the weights with the best validation loss in ``bestState``
     /// (Keras' `restore_best_weights`; off by default, as it costs a copy per improvement).
     public var keepsBestState = false
@@ -125,10 +144,27 @@ public final class Trainer {
     /// Called after every epoch (e.g. to write a checkpoint).
     public var onEpochEnd: ((Trainer, EpochRecord) throws -> Void)?
 
-    /// A trainer for `model` with `optimizer` and `loss`; `seed` fixes the shuffling.
+    /// A trainer running `step` on `model` with `optimizers`; `seed` fixes the shuffling.
+    public init(model: Module, optimizers: [Optimizer], step: TrainingStep, seed: UInt64 = 0) {
+        nablaCheck(!optimizers.isEmpty, "Trainer: needs at least one optimizer")
+        self.model = model
+        self.optimizers = optimizers
+        self.trainingStep = step
+        self.loss = nil
+        self.shuffleGenerator = RandomGenerator(seed: seed &+ 0x5EED)
+    }
+
+    /// A trainer running `step` on `model` with one optimizer; `seed` fixes the shuffling.
+    public convenience init(model: Module, optimizer: Optimizer, step: TrainingStep, seed: UInt64 = 0) {
+        self.init(model: model, optimizers: [optimizer], step: step, seed: seed)
+    }
+
+    /// A trainer for `model` with `optimizer` and `loss` (``TrainingStep/supervised(_:loss:)``);
+    /// `seed` fixes the shuffling.
     public init(model: Module, optimizer: Optimizer, loss: TrainingLoss, seed: UInt64 = 0) {
         self.model = model
-        self.optimizer = optimizer
+        self.optimizers = [optimizer]
+        self.trainingStep = .supervised(model, loss: loss)
         self.loss = loss
         self.shuffleGenerator = RandomGenerator(seed: seed &+ 0x5EED)
     }
@@ -138,46 +174,69 @@ public final class Trainer {
     /// The count is a total, so a resumed trainer continues where it stopped. Returns the
     /// history.
     @discardableResult
-    public func fit(_ train: TensorDataset, validation: TensorDataset? = nil, epochs: Int, batchSize: Int) throws -> History {
+    public func fit<D: Dataset>(_ train: D, validation: (any Dataset)? = nil, epochs: Int, batchSize: Int) throws -> History {
         nablaCheck(epochs >= 0 && batchSize > 0, "fit: epochs must be ≥ 0 and batch size > 0, got \(epochs) and \(batchSize)")
+        nablaCheck(validation == nil || trainingStep.validate != nil,
+                   "fit: step '\(trainingStep.name)' has no validation closure, so it cannot use validation data (pass validate: to TrainingStep.custom)")
         let loader = DataLoader(train, batchSize: batchSize, shuffle: true, generator: shuffleGenerator)
+        let run = trainingStep.train, updatesItself = trainingStep.updatesItself
         while completedEpochs < epochs {
             let epoch = completedEpochs + 1
             model.train()
             let lr = optimizer.learningRate
             let start = Date()
-            var lossSum = 0.0, correct = 0, seen = 0, batchIndex = 0
+            var lossSum = 0.0, correct = 0, classifies = false, seen = 0, batchIndex = 0
+            var metricSums: [String: Double] = [:]
             for batch in loader {
                 if let stop = shouldStop, stop() {
                     throw TrainingInterrupted(epoch: epoch, completedEpochs: completedEpochs, step: step)
                 }
                 batchIndex += 1
                 step += 1
-                optimizer.zeroGrad()
-                let output = model(batch.inputs)
-                let l = loss(output, batch.targets)
-                let value = l.item()
-                guard value.isFinite else { throw nonFiniteError(value, epoch: epoch, batch: batchIndex, inputs: batch.inputs) }
-                l.backward()
-                if let c = clipNorm { _ = clipGradNorm(optimizer.parameters, maxNorm: c) }
-                optimizer.step()
-                lossSum += value * Double(batch.count)
+                let out: StepOutput
+                let value: Double
+                if updatesItself {
+                    out = try run(batch)
+                    value = out.loss.item()
+                    guard value.isFinite else { throw nonFiniteError(value, epoch: epoch, batch: batchIndex, inputs: batch.inputs) }
+                } else {
+                    for o in optimizers { o.zeroGrad() }
+                    out = try run(batch)
+                    value = out.loss.item()
+                    guard value.isFinite else { throw nonFiniteError(value, epoch: epoch, batch: batchIndex, inputs: batch.inputs) }
+                    out.loss.backward()
+                    if let c = clipNorm {
+                        _ = clipGradNorm(optimizers.count == 1 ? optimizer.parameters : optimizers.flatMap(\.parameters), maxNorm: c)
+                    }
+                    for o in optimizers { o.step() }
+                }
+                let n = Double(batch.count)
+                lossSum += value * n
                 seen += batch.count
-                if loss.isClassification { correct += Trainer.correctCount(output, batch.targets) }
+                if let c = out.correct { correct += c; classifies = true }
+                if !out.metrics.isEmpty {
+                    for (k, v) in out.metrics {
+                        guard v.isFinite else { throw nonFiniteError(v, metric: k, epoch: epoch, batch: batchIndex) }
+                        metricSums[k, default: 0] += v * n
+                    }
+                }
                 let elapsed = Date().timeIntervalSince(start)
                 progress.batch(epoch: epoch, epochs: epochs, batch: batchIndex, batches: loader.count,
                                samplesPerSecond: Double(seen) / Swift.max(elapsed, 1e-9), loss: lossSum / Double(seen),
                                eta: elapsed / Double(batchIndex) * Double(loader.count - batchIndex))
             }
             let seconds = Date().timeIntervalSince(start)
-            var record = EpochRecord(epoch: epoch, trainLoss: lossSum / Double(Swift.max(seen, 1)),
-                                     trainAccuracy: loss.isClassification ? Double(correct) / Double(Swift.max(seen, 1)) : nil,
+            let examples = Double(Swift.max(seen, 1))
+            var record = EpochRecord(epoch: epoch, trainLoss: lossSum / examples,
+                                     trainAccuracy: classifies ? Double(correct) / examples : nil,
                                      learningRate: lr, seconds: seconds, samplesPerSecond: Double(seen) / Swift.max(seconds, 1e-9))
+            record.metrics = metricSums.mapValues { $0 / examples }
             if let validation {
-                let m = evaluate(validation)
+                let m = try evaluate(validation)
                 record.validationLoss = m.loss
                 record.validationAccuracy = m.accuracy
                 record.validationMAE = m.mae
+                for (k, v) in m.extra { record.metrics["val_" + k] = v }
                 if m.loss < bestValidationLoss {
                     bestValidationLoss = m.loss
                     if keepsBestState { bestState = model.stateDict().mapValues { $0.clone().detached() } }
@@ -200,30 +259,46 @@ public final class Trainer {
         return history
     }
 
-    /// Loss and accuracy / MAE of the model on `data`, in evaluation mode, without a graph.
-    public func evaluate(_ data: TensorDataset, batchSize: Int = 1024) -> Metrics {
-        Trainer.evaluate(model, data, loss: loss, batchSize: batchSize)
+    /// The mean loss and metrics of the step's validation closure on `data`, in evaluation
+    /// mode, without a graph.
+    ///
+    /// A supervised trainer reports the accuracy (classification) or the mean absolute error
+    /// (regression); other steps' metrics are in ``Metrics/extra``.
+    public func evaluate<D: Dataset>(_ data: D, batchSize: Int = 1024) throws -> Metrics {
+        guard let validate = trainingStep.validate else {
+            nablaFail("evaluate: step '\(trainingStep.name)' has no validation closure (pass validate: to TrainingStep.custom)")
+        }
+        return try Trainer.evaluate(model, data, batchSize: batchSize, validate)
     }
 
     /// Loss and accuracy / MAE of any model on `data` (evaluation mode, no graph).
-    public static func evaluate(_ model: Module, _ data: TensorDataset, loss: TrainingLoss, batchSize: Int = 1024) -> Metrics {
+    public static func evaluate<D: Dataset>(_ model: Module, _ data: D, loss: TrainingLoss, batchSize: Int = 1024) -> Metrics {
+        // The supervised step's closures do not throw.
+        (try? evaluate(model, data, batchSize: batchSize, TrainingStep.supervised(model, loss: loss).validate!))
+            ?? Metrics(loss: .nan, accuracy: nil, mae: nil, count: data.count)
+    }
+
+    /// Runs `validate` over `data` in evaluation mode without a graph and averages its reports.
+    static func evaluate<D: Dataset>(_ model: Module, _ data: D, batchSize: Int,
+                                     _ validate: (Batch) throws -> StepOutput) throws -> Metrics {
         let wasTraining = model.isTraining
         model.eval()
         defer { model.train(wasTraining) }
-        return withoutGrad {
-            var lossSum = 0.0, correct = 0, absErr = 0.0
+        return try withoutGrad {
+            var lossSum = 0.0, correct = 0, classifies = false
+            var sums: [String: Double] = [:]
             for batch in DataLoader(data, batchSize: batchSize) {
-                let out = model(batch.inputs)
-                lossSum += loss(out, batch.targets).item() * Double(batch.count)
-                if loss.isClassification {
-                    correct += correctCount(out, batch.targets)
-                } else {
-                    absErr += (TrainingLoss.matched(out, batch.targets) - batch.targets.to(out.dtype)).abs().sum().item()
-                }
+                let out = try validate(batch)
+                let n = Double(batch.count)
+                lossSum += out.loss.item() * n
+                if let c = out.correct { correct += c; classifies = true }
+                for (k, v) in out.metrics { sums[k, default: 0] += v * n }
             }
             let n = Double(Swift.max(data.count, 1))
-            return Metrics(loss: lossSum / n, accuracy: loss.isClassification ? Double(correct) / n : nil,
-                           mae: loss.isClassification ? nil : absErr / Double(Swift.max(data.targets.count, 1)), count: data.count)
+            var m = Metrics(loss: lossSum / n, accuracy: classifies ? Double(correct) / n : nil, mae: nil, count: data.count)
+            m.mae = sums.removeValue(forKey: "mae").map { $0 / n }
+            m.extra = sums.mapValues { $0 / n }
+            return m
         }
     }
 
@@ -241,6 +316,11 @@ public final class Trainer {
         var c = 0
         for i in 0..<Swift.min(p.count, t.count) where Double(p[i]) == t[i] { c += 1 }
         return c
+    }
+
+    /// The NaN/inf error for a metric a step reported.
+    func nonFiniteError(_ value: Double, metric: String, epoch: Int, batch: Int) -> TrainingError {
+        TrainingError(message: "training stopped: metric '\(metric)' of step '\(trainingStep.name)' became \(value) at epoch \(epoch), step \(step) (batch \(batch))")
     }
 
     /// Builds the NaN/inf error, locating the first layer whose output is not finite.
@@ -263,6 +343,6 @@ public final class Trainer {
         if let bad = model.namedParameters().first(where: { $0.tensor.doubles.contains { !$0.isFinite } }) {
             where_ += "; parameter '\(bad.name)' holds non-finite values (try a lower learning rate)"
         }
-        return TrainingError(message: "training stopped: loss became \(value) at epoch \(epoch), step \(step) (batch \(batch))\(where_)")
+        return TrainingError(message: "training stopped: the loss of step '\(trainingStep.name)' became \(value) at epoch \(epoch), step \(step) (batch \(batch))\(where_)")
     }
 }

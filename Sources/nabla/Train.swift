@@ -299,7 +299,7 @@ struct Train: ParsableCommand {
         }
         let fitSeconds = Date().timeIntervalSince(fitStart)
         if let path = history { try trainer.history.write(to: path) }
-        let m = trainer.evaluate(test)
+        let m = try trainer.evaluate(test)
         let seconds = Date().timeIntervalSince(started)
         let trainedSamples = Double(train.count * (trainer.completedEpochs - epochsBefore))
         let sps = trainedSamples / Swift.max(fitSeconds, 1e-9)

@@ -11,8 +11,8 @@ final class FashionMNISTTests: XCTestCase {
             throw XCTSkip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
         }
         let (train, test) = try Datasets.fashionMNIST()
-        XCTAssertEqual(train.inputs.shape, [60000, 784])
-        XCTAssertEqual(test.inputs.shape, [10000, 784])
+        XCTAssertEqual(train.inputs.shape, [60000, 1, 28, 28])
+        XCTAssertEqual(test.inputs.shape, [10000, 1, 28, 28])
         // The published data set is balanced: 6,000 training and 1,000 test images per class.
         var trainCounts = [Int](repeating: 0, count: 10), testCounts = [Int](repeating: 0, count: 10)
         for v in train.targets.integerValues(op: "test") { trainCounts[v] += 1 }

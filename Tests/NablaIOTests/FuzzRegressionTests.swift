@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import _NablaTestSupport
 @testable import NablaIO
+import NablaNN
 
 /// Every fuzz seed and every input that once crashed a parser (Fuzz/corpus, Fuzz/crashes) must
 /// return or throw, never trap; plus the limits on architecture nesting and safetensors sizes.

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import NablaCore
 @testable import NablaIO
+import NablaNN
 
 /// Fixtures come from Scripts/make_safetensors_fixtures.py (Python `safetensors` 0.8 + numpy);
 /// expected.json holds the values that script wrote.
@@ -335,29 +336,29 @@ final class ModelSpecSizeTests: XCTestCase {
     /// Parameter counts by hand: 64·128 + 128 + 128·10 + 10 = 9,610; maxout 10·(4·3) + 4·3 = 132.
     func testParameterCountFromTheSpecAlone() throws {
         XCTAssertEqual(try ModelSpec.mlp(inputs: 64, hidden: [128], outputs: 10).parameterCount(), 9_610)
-        let m = ModelSpec(input: [10], layers: [LayerSpec(type: "maxout", out: 4, pieces: 3), LayerSpec(type: "linear", out: 2, bias: false)])
+        let m = ModelSpec(input: [10], layers: [LayerSpec("maxout", ["out": 4, "pieces": 3]), LayerSpec("linear", ["out": 2, "bias": false])])
         XCTAssertEqual(try m.parameterCount(), 132 + 8)
         XCTAssertEqual(try m.build().parameterCount, 140, "the count agrees with the built model")
     }
 
     /// A huge layer is refused by `build` before allocating, with the limit in the message.
     func testBuildRefusesAnArchitectureAboveTheLimit() throws {
-        let spec = ModelSpec(input: [4], layers: [LayerSpec(type: "linear", out: 16_000_000_000)])
+        let spec = ModelSpec(input: [4], layers: [LayerSpec("linear", ["out": 16_000_000_000])])
         XCTAssertThrowsError(try spec.build(limits: .standard)) { e in
             XCTAssertTrue(e is ResourceLimitError, "\(e)")
             XCTAssertTrue("\(e)".contains("80000000000 parameters"), "\(e)")
         }
         XCTAssertThrowsError(try ModelSpec.mlp(inputs: 64, hidden: [128], outputs: 10).build(limits: ResourceLimits(maxBytes: 1000)))
-        let overflow = ModelSpec(input: [1 << 62], layers: [LayerSpec(type: "linear", out: 1 << 62)])
+        let overflow = ModelSpec(input: [1 << 62], layers: [LayerSpec("linear", ["out": .int(1 << 62)])])
         XCTAssertThrowsError(try overflow.parameterCount()) { e in XCTAssertTrue("\(e)".contains("overflow"), "\(e)") }
     }
 
     /// The summary computed from the spec alone is the built model's summary, line for line.
     func testSpecSummaryEqualsTheBuiltModelsSummary() throws {
         let specs = [ModelSpec.mlp(inputs: 5, hidden: [10, 20], outputs: 3, activation: "gelu", dropout: 0.1),
-                     ModelSpec(input: [8, 8], layers: [LayerSpec(type: "flatten"), LayerSpec(type: "maxout", out: 6, pieces: 2),
-                                                       LayerSpec(type: "leaky_relu", alpha: 0.2), LayerSpec(type: "reshape", shape: [2, 3]),
-                                                       LayerSpec(type: "linear", out: 4, bias: false), LayerSpec(type: "softmax", axis: -1)])]
+                     ModelSpec(input: [8, 8], layers: [LayerSpec("flatten"), LayerSpec("maxout", ["out": 6, "pieces": 2]),
+                                                       LayerSpec("leaky_relu", ["alpha": 0.2]), LayerSpec("reshape", ["shape": [2, 3]]),
+                                                       LayerSpec("linear", ["out": 4, "bias": false]), LayerSpec("softmax", ["axis": -1])])]
         for spec in specs {
             XCTAssertEqual(try spec.summary(), try spec.build().summary(inputShape: [1] + spec.input))
         }

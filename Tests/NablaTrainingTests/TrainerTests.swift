@@ -317,7 +317,7 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(bestState.mapValues { $0.floats.map(\.bitPattern) }, snapshots[best])
         // Loading the best state reproduces the best validation loss.
         try t.model.loadStateDict(bestState)
-        XCTAssertEqual(t.evaluate(val).loss, losses[best], accuracy: 1e-9)
+        XCTAssertEqual(try t.evaluate(val).loss, losses[best], accuracy: 1e-9)
         // By default no copy is kept (the CLI keeps its best checkpoint in a file).
         let u = try newTrainer()
         try u.fit(train, validation: val, epochs: 2, batchSize: 16)

@@ -1,5 +1,6 @@
 // libFuzzer harness for ModelSpec.parse (YAML/JSON architectures), then validated() and json().
 import NablaIO
+import NablaNN
 import CFuzzerDriver
 import Foundation
 
