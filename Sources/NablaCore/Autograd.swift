@@ -27,6 +27,8 @@ final class GradNode: @unchecked Sendable {
     var visitMark: UInt64 = 0
     /// A frozen leaf takes no part in new graphs (see ``Tensor/isFrozen``).
     var frozen = false
+    /// Name, kept value and gradient for graph pictures (GraphInspection.swift); usually nil.
+    var inspection: NodeInspection?
 
     init(leaf: ()) {
         op = "Leaf"; inputCount = 0; rule = nil; isLeaf = true
@@ -209,6 +211,7 @@ extension Tensor {
         guard any else { return value }
         var out = value
         out.node = GradNode(op: op(), inputs: inputs.map { $0.node.flatMap { $0.frozen ? nil : $0 } }, rule: backward)
+        if GraphCapture.isActive { GraphCapture.note(out, inputs) }
         return out
     }
 
@@ -252,6 +255,7 @@ extension Tensor {
         guard let na = a.node, !na.frozen, nabla_grad_enabled() != 0 else { return value }
         var out = value
         out.node = GradNode(op: op(), na, count: 1, rule: backward)
+        if GraphCapture.isActive { GraphCapture.note(out, [a]) }
         return out
     }
 
@@ -262,6 +266,7 @@ extension Tensor {
         guard na != nil || nb != nil, nabla_grad_enabled() != 0 else { return value }
         var out = value
         out.node = GradNode(op: op(), na, nb, count: 2, rule: backward)
+        if GraphCapture.isActive { GraphCapture.note(out, [a, b]) }
         return out
     }
 

@@ -273,6 +273,7 @@ extension Tensor {
             }
             return [dx, dw, db]
         }
+        if GraphCapture.isActive { GraphCapture.note(result, bias.map { [self, weight, $0] } ?? [self, weight]) }
         return result
     }
 }
