@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "NablaIO", dependencies: ["NablaCore", "NablaNN", .product(name: "Yams", package: "Yams")]),
         .target(name: "NablaTraining", dependencies: ["NablaCore", "NablaNN", "NablaData", "NablaIO"]),
         // Pictures: computation graphs (DOT, SVG, tables), training plots and reports.
-        .target(name: "NablaViz", dependencies: ["NablaCore", "NablaNN", "NablaTraining"]),
+        .target(name: "NablaViz", dependencies: ["NablaCore", "NablaNN", "NablaIO", "NablaTraining"]),
         .target(name: "Nabla", dependencies: ["NablaCore", "NablaNN", "NablaData", "NablaIO", "NablaTraining", "NablaViz"]),
         .executableTarget(name: "nabla", dependencies: ["Nabla", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "_NablaTestSupport", dependencies: ["NablaCore"]),

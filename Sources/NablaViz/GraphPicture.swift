@@ -101,7 +101,7 @@ public struct GraphPicture: Sendable {
                     if let v = valueItem[i] { edge(v, m, nil) }
                 }
                 if visible(n.id) {
-                    let v = add(.value(label: n.name ?? "", value: GraphPicture.describe(n.value), gradient: GraphPicture.describe(n.gradient)))
+                    let v = add(.value(label: n.name ?? (n.id == graph.root ? labels[n.id] : ""), value: GraphPicture.describe(n.value), gradient: GraphPicture.describe(n.gradient)))
                     valueItem[n.id] = v
                     edge(m, v, nil)
                 }
