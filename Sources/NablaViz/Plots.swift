@@ -86,7 +86,14 @@ public struct LinePlot: Sendable {
             out += "<line x1=\"\(f(px(t)))\" y1=\"\(f(top))\" x2=\"\(f(px(t)))\" y2=\"\(f(top + ph))\" stroke=\"#e6e6e6\"/>\n"
             out += "<text x=\"\(f(px(t)))\" y=\"\(f(top + ph + 15))\" text-anchor=\"middle\" fill=\"#444\">\(GraphPicture.format(t))</text>\n"
         }
-        for t in LinePlot.ticks(y0, y1, count: 5) {
+        // Log scale: ticks at 1, 2 and 5 times powers of ten (only powers when many decades).
+        var yTicks = LinePlot.ticks(y0, y1, count: 5)
+        if logY, y0.isFinite, y1.isFinite {
+            let decades = Int(Foundation.floor(y0))...Int(Foundation.ceil(y1))
+            let steps: [Double] = decades.count > 4 ? [1] : [1, 2, 5]
+            yTicks = decades.flatMap { d in steps.map { Foundation.log10($0) + Double(d) } }.filter { $0 >= y0 && $0 <= y1 }
+        }
+        for t in yTicks {
             let y = top + (1 - (t - y0) / (y1 - y0)) * ph
             let label = logY ? GraphPicture.format(Foundation.pow(10, t)) : GraphPicture.format(t)
             out += "<line x1=\"\(f(left))\" y1=\"\(f(y))\" x2=\"\(f(left + pw))\" y2=\"\(f(y))\" stroke=\"#e6e6e6\"/>\n"

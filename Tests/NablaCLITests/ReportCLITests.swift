@@ -58,3 +58,29 @@ extension CLITests {
         XCTAssertFalse(FileManager.default.fileExists(atPath: directory + "/no"))
     }
 }
+
+/// `nabla plot`: several runs' histories overlaid.
+extension CLITests {
+    func testPlotOverlaysRuns() throws {
+        // Two hand-written histories: run a has 3 epochs, run b has 2 with validation.
+        try write("epoch,train_loss,train_accuracy,val_loss,val_accuracy,val_mae,lr,seconds,samples_per_second\n1,1.0,0.5,,,,0.1,0.5,100\n2,0.5,0.7,,,,0.1,0.5,100\n3,0.25,0.9,,,,0.1,0.5,100\n", to: "a.csv")
+        try write("[{\"epoch\":1,\"train_loss\":2,\"val_loss\":2.5,\"lr\":0.01,\"seconds\":1,\"samples_per_second\":1},{\"epoch\":2,\"train_loss\":1,\"val_loss\":1.5,\"lr\":0.01,\"seconds\":1,\"samples_per_second\":1}]", to: "b.json")
+        let r = try nabla(["plot", "a.csv", "b.json", "--out", "c.svg"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let svg = try String(contentsOfFile: directory + "/c.svg", encoding: .utf8)
+        XCTAssertTrue(XMLParser(data: Data(svg.utf8)).parse())
+        for name in ["a training", "b training", "b validation"] { XCTAssertTrue(svg.contains(">\(name)<"), name) }
+        XCTAssertFalse(svg.contains(">a validation<"))
+        XCTAssertEqual(svg.components(separatedBy: "class=\"series\"").count - 1, 3)
+        // Run a's three points: 3 polyline vertices; b's training and validation: 2 each.
+        let polylines = svg.components(separatedBy: "<polyline").dropFirst().map { $0.components(separatedBy: "points=\"")[1].components(separatedBy: "\"")[0] }
+        XCTAssertEqual(polylines.map { $0.split(separator: " ").count }, [3, 2, 2])
+
+        try assertCleanError(["plot", "a.csv", "--metric", "foo", "--out", "x.svg"], mentions: ["--metric"], leftover: "x.svg")
+        try assertCleanError(["plot", "missing.csv", "--out", "x.svg"], mentions: ["missing.csv"], leftover: "x.svg")
+        try write("epoch,train_loss\n1,abc\n", to: "bad.csv")
+        try assertCleanError(["plot", "bad.csv", "--out", "x.svg"], mentions: ["bad.csv", "line 2", "abc"], leftover: "x.svg")
+        try assertCleanError(["plot", "a.csv", "--out", "a.csv"], mentions: ["svg"])
+        try assertCleanError(["plot", "a.csv", "b.json", "--names", "one", "--out", "x.svg"], mentions: ["--names"], leftover: "x.svg")
+    }
+}
