@@ -45,6 +45,7 @@ let package = Package(
         // The README's two Swift samples, verbatim (ExamplesTests checks they equal the README's
         // blocks and runs them), so the README cannot drift from code that compiles.
         .executableTarget(name: "ReadmeTinyGraph", dependencies: ["Nabla"], path: "Examples/ReadmeTinyGraph"),
+        .executableTarget(name: "ReadmeGraphPicture", dependencies: ["Nabla"], path: "Examples/ReadmeGraphPicture"),
         .executableTarget(name: "ReadmeMLP", dependencies: ["Nabla"], path: "Examples/ReadmeMLP"),
         .testTarget(name: "NablaCoreTests", dependencies: ["NablaCore", "_NablaTestSupport"]),
         .testTarget(name: "NablaNNTests", dependencies: ["NablaNN", "_NablaTestSupport"]),

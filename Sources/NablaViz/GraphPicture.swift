@@ -133,7 +133,8 @@ public struct GraphPicture: Sendable {
 
     // MARK: Text of values
 
-    /// A number in at most four significant decimals (`-12`, `0.7311`, `3.5e-07`).
+    /// A number in at most four decimals (`-12`, `0.7311`), or four significant digits
+    /// when very small or large (`0.0005`, `3.5e-07`).
     public static func format(_ x: Double) -> String {
         if x.isNaN { return "nan" }
         if x.isInfinite { return x > 0 ? "inf" : "-inf" }
@@ -145,7 +146,7 @@ public struct GraphPicture: Sendable {
             if s.hasSuffix(".") { s.removeLast() }
             return s == "-0" ? "0" : s
         }
-        return String(format: "%.3e", x)
+        return String(format: "%.4g", x)
     }
 
     /// A scalar in full; a tensor abbreviated to its shape and min/mean/max; "—" when unknown.
