@@ -40,11 +40,34 @@ public struct ScalarExpression: Sendable {
     /// The text parsed.
     public let source: String
 
+    /// The longest expression accepted, in characters.
+    public static let maxLength = 10_000
+    /// The deepest nesting of parentheses, calls, powers and signs accepted.
+    public static let maxDepth = 200
+
     /// Parses `source`; throws ``ExpressionError`` naming the column of the first problem.
     public init(_ source: String) throws {
         self.source = source
+        guard source.count <= ScalarExpression.maxLength else {
+            throw ExpressionError(column: ScalarExpression.maxLength + 1, message: "the expression is longer than \(ScalarExpression.maxLength) characters")
+        }
         var p = Parser(Array(source))
         statements = try p.program()
+        // Evaluation recurses over the tree: bound its height (found without recursion), which
+        // also counts long chains such as x + x + … + x.
+        for st in statements {
+            var stack: [(Node, Int)] = [(st.node, 1)]
+            while let (n, h) = stack.popLast() {
+                guard h <= ScalarExpression.maxDepth else {
+                    throw ExpressionError(column: st.column, message: "more than \(ScalarExpression.maxDepth) operations deep (too large to draw); split it into statements")
+                }
+                switch n {
+                case .number, .variable: break
+                case let .unary(_, a), let .call(_, a, _): stack.append((a, h + 1))
+                case let .binary(_, a, b, _): stack.append((a, h + 1)); stack.append((b, h + 1))
+                }
+            }
+        }
     }
 
     /// The variables the expression reads (not those it assigns), in order of first use.
@@ -197,6 +220,12 @@ public struct ScalarExpression: Sendable {
     struct Parser {
         let c: [Character]
         var i = 0
+        var depth = 0
+        /// Counts one level of nesting (recursion is bounded, so no input can overflow the stack).
+        mutating func enter() throws {
+            depth += 1
+            if depth > ScalarExpression.maxDepth { throw error("nested more than \(ScalarExpression.maxDepth) levels deep") }
+        }
         init(_ c: [Character]) { self.c = c }
 
         mutating func skip() { while i < c.count, c[i].isWhitespace { i += 1 } }
@@ -278,6 +307,8 @@ public struct ScalarExpression: Sendable {
         }
 
         mutating func unary() throws -> Node {
+            try enter()
+            defer { depth -= 1 }
             if let op = peekOp(), op == "-" || op == "+" {
                 take(op)
                 let a = try unary()

@@ -59,6 +59,11 @@ struct Graph: ParsableCommand {
             guard values.isEmpty else { throw CLIError("--set applies to --expr only") }
             guard batch >= 1, batch <= 4096 else { throw CLIError("--batch must be between 1 and 4096 (got \(batch))") }
             let spec = try ModelSpec.read(contentsOf: path)
+            // The example batch is held with every intermediate value: keep it small.
+            let perExample = spec.input.reduce(1) { $0.multipliedReportingOverflow(by: Swift.max($1, 0)).overflow ? Int.max : $0 * Swift.max($1, 0) }
+            guard perExample <= (1 << 24) / batch else {
+                throw CLIError("\(path): an example batch of \(batch) × \(spec.input) is too large to draw (at most 16,777,216 values; lower --batch)")
+            }
             let network = try spec.build(generator: RandomGenerator(seed: seed))
             let x = Tensor.randomNormal([batch] + spec.input, generator: RandomGenerator(seed: seed &+ 1))
             picture = GraphPicture(forwardGraph(of: network, input: x), collapseModules: !expand, rootName: "output")

@@ -219,6 +219,25 @@ final class GraphPictureTests: XCTestCase {
         }
     }
 
+    /// No input can overflow the stack: nesting, chains and length are bounded; a sum of
+    /// 150 terms still evaluates: 150 · x at x = 1.
+    func testDeepAndLongExpressionsAreBounded() throws {
+        let deep = String(repeating: "(", count: 1000) + "x" + String(repeating: ")", count: 1000)
+        XCTAssertThrowsError(try ScalarExpression(deep)) { e in
+            XCTAssertTrue("\(e)".contains("nested more than"), "\(e)")
+        }
+        XCTAssertThrowsError(try ScalarExpression(String(repeating: "-", count: 1000) + "x"))
+        XCTAssertThrowsError(try ScalarExpression(String(repeating: "x+", count: 6000) + "x")) { e in
+            XCTAssertTrue("\(e)".contains("longer than"), "\(e)")
+        }
+        XCTAssertThrowsError(try ScalarExpression(String(repeating: "x+", count: 2000) + "x")) { e in
+            XCTAssertTrue("\(e)".contains("operations deep"), "\(e)")
+        }
+        let (f, g) = try ScalarExpression(String(repeating: "x+", count: 149) + "x").graph(["x": 1])
+        XCTAssertEqual(f.item(), 150)
+        XCTAssertEqual(g.nodes.first { $0.name == "x" }?.gradient?.item(), 150)
+    }
+
     /// Operator precedence and powers, against values worked by hand.
     func testPrecedenceAndPowers() throws {
         // -x^2 = -(x^2) = -9 at x = 3; d/dx = -2x = -6.
