@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "NablaData", targets: ["NablaData"]),
         .library(name: "NablaIO", targets: ["NablaIO"]),
         .library(name: "NablaTraining", targets: ["NablaTraining"]),
+        .library(name: "NablaViz", targets: ["NablaViz"]),
         .executable(name: "nabla", targets: ["nabla"]),
     ],
     dependencies: [
@@ -30,7 +31,9 @@ let package = Package(
         .target(name: "NablaData", dependencies: ["NablaCore", "CZlib"], resources: [.copy("Resources")]),
         .target(name: "NablaIO", dependencies: ["NablaCore", "NablaNN", .product(name: "Yams", package: "Yams")]),
         .target(name: "NablaTraining", dependencies: ["NablaCore", "NablaNN", "NablaData", "NablaIO"]),
-        .target(name: "Nabla", dependencies: ["NablaCore", "NablaNN", "NablaData", "NablaIO", "NablaTraining"]),
+        // Pictures: computation graphs (DOT, SVG, tables), training plots and reports.
+        .target(name: "NablaViz", dependencies: ["NablaCore", "NablaNN", "NablaIO", "NablaTraining"]),
+        .target(name: "Nabla", dependencies: ["NablaCore", "NablaNN", "NablaData", "NablaIO", "NablaTraining", "NablaViz"]),
         .executableTarget(name: "nabla", dependencies: ["Nabla", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "_NablaTestSupport", dependencies: ["NablaCore"]),
         .executableTarget(name: "NablaBenchmarks", dependencies: ["Nabla"]),
@@ -42,12 +45,14 @@ let package = Package(
         // The README's two Swift samples, verbatim (ExamplesTests checks they equal the README's
         // blocks and runs them), so the README cannot drift from code that compiles.
         .executableTarget(name: "ReadmeTinyGraph", dependencies: ["Nabla"], path: "Examples/ReadmeTinyGraph"),
+        .executableTarget(name: "ReadmeGraphPicture", dependencies: ["Nabla"], path: "Examples/ReadmeGraphPicture"),
         .executableTarget(name: "ReadmeMLP", dependencies: ["Nabla"], path: "Examples/ReadmeMLP"),
         .testTarget(name: "NablaCoreTests", dependencies: ["NablaCore", "_NablaTestSupport"]),
         .testTarget(name: "NablaNNTests", dependencies: ["NablaNN", "_NablaTestSupport"]),
         .testTarget(name: "NablaDataTests", dependencies: ["NablaData", "_NablaTestSupport"]),
         .testTarget(name: "NablaIOTests", dependencies: ["NablaIO", "_NablaTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NablaTrainingTests", dependencies: ["NablaTraining", "_NablaTestSupport"]),
+        .testTarget(name: "NablaVizTests", dependencies: ["NablaViz", "NablaNN", "_NablaTestSupport"]),
         .testTarget(name: "NablaCLITests", dependencies: ["_NablaTestSupport"], exclude: ["Fixtures"]),
     ]
 )

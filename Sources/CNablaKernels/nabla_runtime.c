@@ -358,3 +358,12 @@ int nabla_ptr_publish(void **slot, void *desired) {
     void *expected = NULL;
     return __atomic_compare_exchange_n(slot, &expected, desired, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) ? 1 : 0;
 }
+
+// ---------------------------------------------------------------------------------------
+// Active graph captures (process-wide count; the capture itself is task-local in Swift)
+// ---------------------------------------------------------------------------------------
+static long g_captures_active = 0;
+
+long nabla_captures_active(void) { return __atomic_load_n(&g_captures_active, __ATOMIC_RELAXED); }
+
+void nabla_captures_add(long delta) { __atomic_add_fetch(&g_captures_active, delta, __ATOMIC_SEQ_CST); }

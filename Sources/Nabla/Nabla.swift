@@ -4,3 +4,4 @@
 @_exported import NablaData
 @_exported import NablaIO
 @_exported import NablaTraining
+@_exported import NablaViz

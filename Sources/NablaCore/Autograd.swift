@@ -35,6 +35,8 @@ final class GradNode: @unchecked Sendable {
     /// For a slice: where its elements sit in its input, so backward adds the gradient
     /// into the input's gradient in place (cost of the slice, not of the input).
     var scatter: ScatterInfo?
+    /// Name, kept value and gradient for graph pictures (GraphInspection.swift); usually nil.
+    var inspection: NodeInspection?
 
     init(leaf: ()) {
         op = "Leaf"; inputCount = 0; rule = nil; isLeaf = true
@@ -268,6 +270,7 @@ extension Tensor {
         guard any else { return value }
         var out = value
         out.node = GradNode(op: op(), inputs: inputs.map { $0.node.flatMap { $0.frozen ? nil : $0 } }, rule: backward)
+        if GraphCapture.isActive { GraphCapture.note(out, inputs) }
         return out
     }
 
@@ -335,6 +338,7 @@ extension Tensor {
         guard let na = a.node, !na.frozen, nabla_grad_enabled() != 0 else { return value }
         var out = value
         out.node = GradNode(op: op(), na, count: 1, rule: backward)
+        if GraphCapture.isActive { GraphCapture.note(out, [a]) }
         return out
     }
 
@@ -345,6 +349,7 @@ extension Tensor {
         guard na != nil || nb != nil, nabla_grad_enabled() != 0 else { return value }
         var out = value
         out.node = GradNode(op: op(), na, nb, count: 2, rule: backward)
+        if GraphCapture.isActive { GraphCapture.note(out, [a, b]) }
         return out
     }
 
@@ -356,7 +361,12 @@ extension Tensor {
     /// gradient of the same shape is required. The graph is released afterwards (as
     /// PyTorch with `retain_graph=False`); calling backward twice through the same graph
     /// traps. Higher-order gradients are not supported: the rules run without recording.
-    public func backward(_ gradient: Tensor? = nil) {
+    public func backward(_ gradient: Tensor? = nil) { backward(gradient, retainGraph: false) }
+
+    /// Computes gradients like ``backward(_:)``; with `retainGraph` the graph is kept, so that
+    /// backward can run through it again, and every interior node keeps its gradient for
+    /// ``graph()`` (PyTorch's `retain_graph=True` together with `retain_grad()`).
+    public func backward(_ gradient: Tensor? = nil, retainGraph: Bool) {
         guard let root = node else {
             nablaFail("backward: this tensor does not require gradients (no input was marked requiresGrad, or it was computed inside withoutGrad)")
         }
@@ -374,26 +384,29 @@ extension Tensor {
         }
         nablaCheck(root.rule != nil, "backward: the graph of this tensor was already released by an earlier backward()")
         let order = Tensor.topologicalOrder(from: root)
+        if retainGraph { for n in order { n.grad = nil; n.inspection?.retainedGrad = nil } }
         root.grad = seed
         withoutGrad {
             for n in order.reversed() {
                 guard let rule = n.rule, let g = n.grad else {
-                    n.grad = nil; n.release()
+                    n.grad = nil
+                    if !retainGraph { n.release() }
                     continue
                 }
                 n.checkSaved()
+                if retainGraph { n.inspectionRecord.retainedGrad = g }
                 if let sc = n.scatter {
                     if let p = n.input0 { Tensor.accumulateSlice(into: p, g, sc) }
-                    n.grad = nil; n.release()
-                    continue
+                } else {
+                    let grads = rule(g)
+                    for i in 0..<Swift.min(n.inputCount, grads.count) {
+                        guard let p = n.input(i), let pg = grads[i] else { continue }
+                        Tensor.accumulate(into: p, pg)
+                    }
                 }
-                let grads = rule(g)
-                for i in 0..<Swift.min(n.inputCount, grads.count) {
-                    guard let p = n.input(i), let pg = grads[i] else { continue }
-                    Tensor.accumulate(into: p, pg)
-                }
-                // Release this part of the graph.
-                n.grad = nil; n.release()
+                // Clear the pass's running sum; without retainGraph, release this part of the graph.
+                n.grad = nil
+                if !retainGraph { n.release() }
             }
         }
     }

@@ -288,6 +288,7 @@ extension Tensor {
             }
             return [dx, dw, db]
         }
+        if GraphCapture.isActive { GraphCapture.note(result, bias.map { [self, weight, $0] } ?? [self, weight]) }
         return result.saving(x, w)
     }
 }

@@ -42,12 +42,18 @@ open class Module: CustomStringConvertible, @unchecked Sendable {
         nablaFail("\(typeName).forward(_:) is not implemented")
     }
 
-    /// Calls ``forward(_:)``.
+    /// Calls ``forward(_:)``; inside ``withGraphCapture(_:)`` the call is marked as one
+    /// module call (``GraphCapture/withScope(_:isLeafModule:_:)``) so pictures can collapse it.
     ///
     /// Disfavoured, so that a ``Layer`` whose own `callAsFunction(_:)` takes a tensor but
     /// returns a tuple is called with that one.
     @_disfavoredOverload
-    public func callAsFunction(_ input: Tensor) -> Tensor { forward(input) }
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        guard GraphCapture.isActive else { return forward(input) }
+        let config = configDescription
+        let label = (path.isEmpty ? "" : path + ": ") + typeName + (config.isEmpty ? "" : "(\(config))")
+        return GraphCapture.withScope(label, isLeafModule: namedChildren().isEmpty) { forward(input) }
+    }
 
     /// The class name, used in summaries and messages.
     public var typeName: String { String(describing: type(of: self)) }

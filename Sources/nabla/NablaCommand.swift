@@ -22,10 +22,13 @@ struct NablaCommand: ParsableCommand {
           nabla evaluate --load fm.safetensors --data fashion-mnist
           nabla predict --load price.safetensors --input new-houses.csv
           nabla summary --hidden 256,128 --inputs 784 --outputs 10
+          nabla train --report report                   # report/index.html with curves and a confusion matrix
+          nabla graph --expr "(x + y) * z" --set x=-2,y=5,z=-4 --out graph.svg
+          nabla plot adam.csv sgd.csv --out loss.svg
           nabla info
         """,
         version: NablaVersion.string,
-        subcommands: [Train.self, Evaluate.self, Predict.self, Summary.self, Info.self],
+        subcommands: [Train.self, Evaluate.self, Predict.self, Summary.self, Graph.self, Plot.self, Info.self],
         defaultSubcommand: nil)
 }
 

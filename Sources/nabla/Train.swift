@@ -72,6 +72,9 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Write the per-epoch history to this file (.csv or .json).", valueName: "path"))
     var history: String?
 
+    @Option(help: ArgumentHelp("Write an HTML report (curves, confusion matrix, decision boundary, summary) with its SVGs into this folder.", valueName: "folder"))
+    var report: String?
+
     @Flag(help: "Print a final JSON object on the last line.")
     var json = false
 
@@ -138,6 +141,7 @@ struct Train: ParsableCommand {
     func run() throws {
         let limits = try resources.limits()
         try validateValues()
+        try checkReportFolder()
         let started = Date()
         // A resumed run reads the checkpoint first: its split settings are the defaults, so
         // the same examples are used for training, validation and testing as before.
@@ -300,6 +304,7 @@ struct Train: ParsableCommand {
         let fitSeconds = Date().timeIntervalSince(fitStart)
         if let path = history { try trainer.history.write(to: path) }
         let m = try trainer.evaluate(test)
+        try writeReport(trainer: trainer, spec: spec, train: train, test: test, metrics: m)
         let seconds = Date().timeIntervalSince(started)
         let trainedSamples = Double(train.count * (trainer.completedEpochs - epochsBefore))
         let sps = trainedSamples / Swift.max(fitSeconds, 1e-9)

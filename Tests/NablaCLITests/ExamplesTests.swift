@@ -91,7 +91,7 @@ final class ExamplesTests: XCTestCase {
             if current != nil, line == "```" { blocks.append(current!.joined(separator: "\n") + "\n"); current = nil; continue }
             current?.append(line)
         }
-        let examples = ["ReadmeTinyGraph", "ReadmeMLP"]
+        let examples = ["ReadmeTinyGraph", "ReadmeGraphPicture", "ReadmeMLP"]
         XCTAssertEqual(blocks.count, examples.count, "one example per Swift block of the README")
         for (block, name) in zip(blocks, examples) {
             let source = try String(contentsOf: root.appendingPathComponent("Examples/\(name)/main.swift"), encoding: .utf8)
@@ -99,6 +99,11 @@ final class ExamplesTests: XCTestCase {
         }
         // The tiny graph prints the gradients of the notes' example: −4, −4, 3.
         XCTAssertEqual(lastLine(try run("ReadmeTinyGraph")), "-4.0 -4.0 3.0")
+        // The picture's table: q = x + y = 3 and f = q·z = −12, with ∂f/∂q = z = −4 and ∂f/∂z = q = 3.
+        let table = try run("ReadmeGraphPicture").split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+        XCTAssertTrue(table.contains(["q", "x", "+", "y", "3", "-4"]), "\(table)")
+        XCTAssertTrue(table.contains(["z", "input", "-4", "3"]), "\(table)")
+        XCTAssertTrue(table.contains(["f", "q", "×", "z", "-12", "1"]), "\(table)")
         // The MLP separates the ring (not linearly separable) well.
         let n = numbers(lastLine(try run("ReadmeMLP")))
         XCTAssertEqual(n.count, 1)

@@ -49,6 +49,11 @@ void nabla_set_grad_enabled(int enabled);
 /// A fresh mark for one backward pass's topological sort (atomic, never repeats).
 unsigned long long nabla_next_graph_mark(void);
 
+/// How many graph captures are active in the process (a cheap test before the task-local).
+long nabla_captures_active(void);
+/// Adds `delta` (+1 or -1) to the count of active graph captures.
+void nabla_captures_add(long delta);
+
 /// Atomically loads a pointer slot (acquire ordering).
 void *nabla_ptr_load(void *const *slot);
 /// Atomically stores `desired` into `*slot` if it holds NULL (acq_rel); returns 1 on success.
