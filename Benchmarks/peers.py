@@ -2,7 +2,7 @@
 """The peers' side of Nabla's benchmark suite: the same GEMM and element-wise workloads
 as `swift run -c release NablaBenchmarks gemm elementwise`, in NumPy and PyTorch.
 
-Usage: $HOME/.nabla-peers/bin/python Benchmarks/peers.py [gemm] [elementwise] [--quick]
+Usage: $HOME/.nabla-peers/bin/python Benchmarks/peers.py [gemm] [elementwise] [slices] [--quick]
 Prints one JSON object per line, like NablaBenchmarks. Timing: each measurement runs the
 operation back to back for >= 0.2 s, repeated (7 times, 3 with --quick); the median is
 reported. The tiny-MLP and Fashion-MNIST workloads use ../shared/bench/bench_tiny.py and
@@ -80,3 +80,23 @@ if wants("elementwise"):
         if torch is not None:
             o["torch_ms"] = round(measure(t_cases[name]) * 1e3, 3)
         print(json.dumps(o), flush=True)
+
+if wants("slices") and torch is not None:
+    # Same workload as NablaBenchmarks' `slices`: take each of the T steps of x [B, T, F],
+    # use it, back-propagate (what an unrolled recurrent layer does with its input).
+    torch.set_num_threads(2)
+    b, f = 8, 32
+    for t in (10, 100, 1000):
+        x = torch.randn(b, t, f, requires_grad=True)
+        w = torch.randn(f)
+
+        def step():
+            acc = torch.zeros(())
+            for i in range(t):
+                acc = acc + (x[:, i] * w).sum()
+            acc.backward()
+            x.grad = None
+
+        s = measure(step)
+        print(json.dumps({"bench": "sequence_slices", "steps": t, "batch": b, "features": f,
+                          "torch_ms": round(s * 1e3, 3), "torch_ns_per_element": round(s / (b * t * f) * 1e9, 3)}), flush=True)

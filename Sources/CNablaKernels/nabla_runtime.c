@@ -354,8 +354,7 @@ void *nabla_ptr_load(void *const *slot) {
     return __atomic_load_n((void **)slot, __ATOMIC_ACQUIRE);
 }
 
-int nabla_ptr_publish(void **slot, void *desired) {
-    void *expected = NULL;
+int nabla_ptr_cas(void **slot, void *expected, void *desired) {
     return __atomic_compare_exchange_n(slot, &expected, desired, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) ? 1 : 0;
 }
 

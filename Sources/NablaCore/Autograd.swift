@@ -68,9 +68,9 @@ final class GradNode: @unchecked Sendable {
 
     /// Remembers that the rule reads `t`, at its storage's current version.
     func save(_ t: Tensor) {
-        if saved0 == nil { saved0 = t; savedVersion0 = t.base.version }
-        else if saved1 == nil { saved1 = t; savedVersion1 = t.base.version }
-        else { moreSaved.append((t, t.base.version)) }
+        if saved0 == nil { saved0 = t; savedVersion0 = t.rootStorage.version }
+        else if saved1 == nil { saved1 = t; savedVersion1 = t.rootStorage.version }
+        else { moreSaved.append((t, t.rootStorage.version)) }
     }
 
     /// Traps if a saved tensor was written in place since the op ran (PyTorch's "one of
@@ -83,7 +83,7 @@ final class GradNode: @unchecked Sendable {
     }
 
     private static func check(_ t: Tensor, _ version: Int, _ op: String) {
-        let now = t.base.version
+        let now = t.rootStorage.version
         if _slowPath(now != version) {
             nablaFail("backward: a tensor of shape \(t.shape) that \(op) saved for its gradient was modified by an in-place operation after the forward pass (it is at version \(now); \(op) saved version \(version)). An optimizer step or assignInPlace ran between this forward pass and backward(): call backward() before stepping, or run the forward pass again after the step")
         }
@@ -240,6 +240,10 @@ extension Tensor {
         get { node?.grad }
         nonmutating set {
             nablaCheck(node != nil, "grad: cannot set the gradient of a tensor that does not require gradients")
+            if let g = newValue {
+                nablaCheck(g.shape == shape && g.dtype == dtype,
+                           "grad: a gradient of shape \(g.shape) (\(g.dtype)) cannot belong to a tensor of shape \(shape) (\(dtype))")
+            }
             node!.grad = newValue?.contiguous()
         }
     }
@@ -304,8 +308,11 @@ extension Tensor {
     }
 
     /// ``saving(_:)`` for two tensors.
-    func saving(_ a: Tensor, _ b: Tensor) -> Tensor {
-        if let n = node, !n.isLeaf { n.save(a); n.save(b) }
+    func saving(_ a: Tensor?, _ b: Tensor?) -> Tensor {
+        if let n = node, !n.isLeaf {
+            if let a { n.save(a) }
+            if let b { n.save(b) }
+        }
         return self
     }
 
@@ -318,7 +325,7 @@ extension Tensor {
     /// The current version of this tensor's storage: how many in-place writes
     /// (``assignInPlace(_:)``, optimizer steps) it has had. Backward compares it with the
     /// version each op saved.
-    public var version: Int { base.version }
+    public var version: Int { rootStorage.version }
 
     /// This tensor's node if it takes part in new graphs (requires gradients, not frozen).
     var liveNode: GradNode? { node.flatMap { $0.frozen ? nil : $0 } }
@@ -430,6 +437,7 @@ extension Tensor {
     /// every slice then writes only its own elements.
     static func accumulateSlice(into node: GradNode, _ g: Tensor, _ sc: ScatterInfo) {
         var acc = node.grad ?? Tensor.zeros(sc.inShape, dtype: g.dtype)
+        nablaCheck(acc.shape == sc.inShape, "backward: gradient of shape \(acc.shape) where \(sc.inShape) was expected")
         node.grad = nil
         acc.stridedAddInPlace(g.to(acc.dtype), shape: sc.outShape, strides: sc.strides, offset: sc.offset)
         node.grad = acc

@@ -160,8 +160,9 @@ extension Tensor {
                                  generator: RandomGenerator = .global) -> Tensor {
         nablaCheck(high > low, "randomInt: high \(high) must be greater than low \(low)")
         nablaCheck(shape.allSatisfy { $0 >= 0 }, "randomInt: negative dimension in shape \(shape)")
-        var t = Tensor(uninitializedShape: shape, dtype: dtype)
-        t.fill { Double(low + generator.nextInt(below: high - low)) }
-        return t
+        let t = Tensor(uninitializedShape: shape, dtype: .int64)
+        let p = t.pointer(Int64.self)
+        for i in 0..<t.count { p[i] = Int64(low + generator.nextInt(below: high - low)) }
+        return t.to(dtype)
     }
 }

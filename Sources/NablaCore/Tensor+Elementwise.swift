@@ -44,7 +44,7 @@ extension Tensor {
         return record(out, op: "Mul", a, b) { g in
             [!needsFirst ? nil : (g * bv).sum(toShape: av.shape),
              !needsSecond ? nil : (g * av).sum(toShape: bv.shape)]
-        }.saving(av, bv)
+        }.saving(needsFirst ? bv : nil, needsSecond ? av : nil)
     }
 
     /// Element-wise quotient with broadcasting.
@@ -56,12 +56,15 @@ extension Tensor {
         return record(out, op: "Div", a, b) { g in
             [!needsFirst ? nil : (g / bv).sum(toShape: av.shape),
              !needsSecond ? nil : (-(g * av) / (bv * bv)).sum(toShape: bv.shape)]
-        }.saving(av, bv)
+        }.saving(bv, needsSecond ? av : nil)
     }
 
     /// Negation.
     public static prefix func - (x: Tensor) -> Tensor {
-        if !x.dtype.isFloatingPoint { return scalarRaw(x, 0, NABLA_BIN_SUB, scalarFirst: true) }
+        if !x.dtype.isFloatingPoint {
+            nablaCheck(x.dtype != .bool, "negation: a bool tensor cannot be negated (shape \(x.shape)); use .! for logical not")
+            return scalarRaw(x, 0, NABLA_BIN_SUB, scalarFirst: true)
+        }
         return record(mapRaw(x, FNeg.self, kernel: NABLA_UN_NEG), op: "Neg", x) { g in [-g] }
     }
 
@@ -311,7 +314,15 @@ extension Tensor {
     }
     /// Element-wise minimum with broadcasting; at ties the gradient is split evenly.
     public static func minimum(_ a: Tensor, _ b: Tensor) -> Tensor {
-        -maximum(-a, -b)
+        if !a.dtype.isFloatingPoint || !b.dtype.isFloatingPoint {
+            if !a.dtype.isFloatingPoint && !b.dtype.isFloatingPoint {
+                let dt = commonDType(a, b, op: "minimum")
+                return integerBinary(a, b, .min, dtype: dt == .bool ? .uint8 : dt, op: "minimum").to(dt)
+            }
+            let dt = commonDType(a, b, op: "minimum")
+            return minimum(a.to(dt), b.to(dt))
+        }
+        return -maximum(-a, -b)
     }
 
     /// Limits every element to `[lo, hi]`; the gradient passes where lo ≤ x ≤ hi.
@@ -390,7 +401,7 @@ extension Tensor {
         return record(out, op: "Where", a, b) { g in
             let zero = Tensor.zeros([], dtype: g.dtype)
             return [Tensor.where(cb, g, zero).sum(toShape: sa), Tensor.where(cb, zero, g).sum(toShape: sb)]
-        }
+        }.saving(cb)
     }
 
     /// Element-wise logical and of two bool tensors (broadcasts).

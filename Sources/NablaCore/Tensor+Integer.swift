@@ -27,7 +27,15 @@ extension Tensor {
     static func scalarOperand(_ s: Double, for a: Tensor) -> Tensor {
         if a.dtype.isFloatingPoint { return Tensor(scalar: s, dtype: a.dtype) }
         if s == s.rounded() && Swift.abs(s) < 9.2e18 {
-            return Tensor(scalar: s, dtype: a.dtype == .bool ? .int64 : a.dtype)
+            // A scalar a's integer dtype cannot hold widens the operation to int64 (PyTorch
+            // raises an overflow error; wrapping it silently would be wrong).
+            let fits: Bool
+            switch a.dtype {
+            case .int32: fits = s >= Double(Int32.min) && s <= Double(Int32.max)
+            case .uint8: fits = s >= 0 && s <= 255
+            default: fits = true
+            }
+            return Tensor(scalar: s, dtype: a.dtype == .bool || !fits ? .int64 : a.dtype)
         }
         return Tensor(scalar: s, dtype: .float32)
     }

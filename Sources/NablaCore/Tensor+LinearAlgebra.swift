@@ -9,6 +9,7 @@ extension Tensor {
         let a = self, b = other
         nablaCheck(a.rank >= 1 && b.rank >= 1, "matmul: scalars cannot be multiplied as matrices (shapes \(a.shape) and \(b.shape))")
         nablaCheck(a.dtype == b.dtype, "matmul: dtype mismatch \(a.dtype) and \(b.dtype) (shapes \(a.shape) × \(b.shape))")
+        a.requireFloatingPoint("matmul")
         // Promote vectors to matrices, remember which axes to drop.
         let a2 = a.rank == 1 ? a.reshaped([1, a.shape[0]]) : a
         let b2 = b.rank == 1 ? b.reshaped([b.shape[0], 1]) : b
@@ -31,7 +32,7 @@ extension Tensor {
             let g = g.to(av.dtype)
             return [!needsFirst ? nil : matmulRaw(g, bv, transA: false, transB: true).sum(toShape: av.shape),
                     !needsSecond ? nil : matmulRaw(av, g, transA: true, transB: false).sum(toShape: bv.shape)]
-        }.saving(av, bv)
+        }.saving(needsFirst ? bv : nil, needsSecond ? av : nil)
     }
 
     /// op(a) · op(b) over broadcast batch dimensions, no autograd. `trans` refers to the
@@ -68,13 +69,13 @@ extension Tensor {
     /// When this tensor is a view that swaps the last two axes of a whole contiguous
     /// tensor (what ``transposed(_:_:)`` returns), that tensor; nil otherwise.
     func transposedSource() -> Tensor? {
-        guard let v = view, rank >= 2, v.offset == 0, base.count == count else { return nil }
+        guard let v = view, rank >= 2, v.offset == 0, v.source.count == count else { return nil }
         var s = shape
         s.swapAt(rank - 2, rank - 1)
         var st = Shape.strides(s)
         st.swapAt(rank - 2, rank - 1)
         guard v.strides == st else { return nil }
-        return Tensor(storage: base, shape: s)
+        return Tensor(storage: v.source, shape: s)
     }
 
     /// One GEMM call on row-major operands at element offsets.
@@ -233,6 +234,7 @@ extension Tensor {
         nablaCheck(rank >= 1 && shape[rank - 1] == inF,
                    "linear: input of shape \(shape) does not end in \(inF), the input size of weight \(weight.shape)")
         nablaCheck(dtype == weight.dtype, "linear: input is \(dtype) but weight is \(weight.dtype)")
+        requireFloatingPoint("linear")
         if let b = bias {
             nablaCheck(b.shape == [outF], "linear: bias of shape \(b.shape) does not match weight \(weight.shape)")
             nablaCheck(b.dtype == dtype, "linear: bias is \(b.dtype) but input is \(dtype)")
@@ -242,7 +244,8 @@ extension Tensor {
         outShape[outShape.count - 1] = outF
         let out = Tensor(uninitializedShape: outShape, dtype: dtype)
         if inF == 0 {
-            out.storage.raw.initializeMemory(as: UInt8.self, repeating: 0, count: out.count * dtype.byteSize)
+            if dtype == .float32 { out.pointer(Float.self).initialize(repeating: 0, count: out.count) }
+            else { out.pointer(Double.self).initialize(repeating: 0, count: out.count) }
         } else {
             Tensor.gemm(false, true, rows, outF, inF, self, 0, weight, 0, out, 0)
         }
@@ -289,6 +292,6 @@ extension Tensor {
             return [dx, dw, db]
         }
         if GraphCapture.isActive { GraphCapture.note(result, bias.map { [self, weight, $0] } ?? [self, weight]) }
-        return result.saving(x, w)
+        return result.saving(xNeeds ? w : nil, wNeeds ? x : nil)
     }
 }

@@ -113,7 +113,9 @@ extension Tensor {
         case .float64: run(x.pointer(Double.self)) { $0.isNaN }
         case .int32: run(x.pointer(Int32.self)) { _ in false }
         case .uint8: run(x.pointer(UInt8.self)) { _ in false }
-        case .bool: run(x.to(.uint8).pointer(UInt8.self)) { _ in false }
+        case .bool:
+            let bytes = x.to(.uint8)   // held for the loop: the pointer must not outlive it
+            withExtendedLifetime(bytes) { run(bytes.pointer(UInt8.self)) { _ in false } }
         case .int64: run(x.pointer(Int64.self)) { _ in false }
         }
         return out

@@ -444,6 +444,7 @@ extension Tensor {
     public func padded(_ widths: [(Int, Int)], value: Double = 0) -> Tensor {
         nablaCheck(widths.count <= rank, "pad: \(widths.count) pad widths for a tensor of shape \(shape)")
         nablaCheck(widths.allSatisfy { $0.0 >= 0 && $0.1 >= 0 }, "pad: negative pad width in \(widths)")
+        requireFloatingPoint("pad")
         let w = widths + Array(repeating: (0, 0), count: rank - widths.count)
         let outShape = zip(shape, w).map { $0 + $1.0 + $1.1 }
         var out = Tensor(repeating: value, shape: outShape, dtype: dtype)

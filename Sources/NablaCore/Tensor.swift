@@ -1,9 +1,10 @@
 import CNablaKernels
 
-/// An n-dimensional array of floats that records operations for automatic differentiation.
+/// An n-dimensional array that records operations for automatic differentiation.
 ///
-/// It holds `Float` or `Double` elements; gradients are computed by reverse-mode
-/// automatic differentiation over the recorded operations.
+/// It holds elements of one ``DType``: `Float` or `Double` (which can carry gradients,
+/// computed by reverse-mode automatic differentiation over the recorded operations), or
+/// `Int32`, `Int64`, `UInt8` or `Bool` (labels, indices, masks; no gradients).
 ///
 /// `Tensor` has value semantics: copying a tensor is cheap and mutating one copy (through
 /// subscripts or in-place operators) never changes another; storage is shared until a
@@ -30,35 +31,39 @@ import CNablaKernels
 /// print(w.grad!)   // ≈ [-0.196, -0.393, 0.197]
 /// ```
 public struct Tensor: @unchecked Sendable {
-    /// The storage the elements live in; for a view, the storage it shares with its source.
+    /// The storage the elements live in; for a view, a storage of no elements that names
+    /// the storage it shares with its source (``view``).
     var base: TensorStorage
     /// The extent of each dimension; `[]` for a scalar.
     public private(set) var shape: [Int]
     /// The autograd record: non-nil exactly when the tensor requires gradients.
     var node: GradNode?
-    /// Non-nil for a view: how it reads `base` (strides and offset).
-    var view: ViewLayout?
 
     init(storage: TensorStorage, shape: [Int], node: GradNode? = nil) {
         self.base = storage
         self.shape = shape
         self.node = node
-        self.view = nil
     }
 
-    /// A view of `base` read through `strides` from element `offset`.
-    init(viewOf base: TensorStorage, shape: [Int], strides: [Int], offset: Int) {
-        self.base = base
+    /// A view of `source` read through `strides` from element `offset`.
+    init(viewOf source: TensorStorage, shape: [Int], strides: [Int], offset: Int) {
+        self.base = TensorStorage.allocateView(of: source, count: Shape.count(shape), strides: strides, offset: offset)
         self.shape = shape
         self.node = nil
-        self.view = ViewLayout(strides: strides, offset: offset)
     }
+
+    /// Non-nil for a view: which storage it reads, and how (strides and offset).
+    @inline(__always) var view: ViewLayout? { base.view }
+
+    /// The storage holding this tensor's elements, shared by all views of it: `base`, or
+    /// for a view the storage it reads. Its version counts in-place writes.
+    var rootStorage: TensorStorage { view?.source ?? base }
 
     /// Contiguous storage holding this tensor's elements in row-major order: the storage
     /// itself, or for a view the contiguous copy made on first use (kept while the view lives).
     var storage: TensorStorage {
         guard let v = view else { return base }
-        return v.contiguous(base: base, shape: shape)
+        return v.contiguous(shape: shape)
     }
 
     /// Uninitialised tensor (internal: every element must be written before use).
@@ -73,7 +78,7 @@ public struct Tensor: @unchecked Sendable {
     /// The number of dimensions.
     public var rank: Int { shape.count }
     /// The total number of elements (PyTorch's `numel`).
-    public var count: Int { view == nil ? base.count : Shape.count(shape) }
+    public var count: Int { base.count }
     /// True for a tensor of rank 0.
     public var isScalar: Bool { shape.isEmpty }
 
@@ -86,7 +91,6 @@ public struct Tensor: @unchecked Sendable {
     mutating func makeUnique() {
         if view != nil {
             base = storage.copy()
-            view = nil
         } else if !isKnownUniquelyReferenced(&base) {
             base = base.copy()
         }
@@ -109,7 +113,7 @@ public struct Tensor: @unchecked Sendable {
 
     /// Whether this tensor and `other` read the same storage (one is a view of the other,
     /// or both of a third), as comparing PyTorch's `untyped_storage().data_ptr()`.
-    public func sharesStorage(with other: Tensor) -> Bool { base === other.base }
+    public func sharesStorage(with other: Tensor) -> Bool { rootStorage === other.rootStorage }
 
     /// This tensor with its elements in a dense row-major storage of its own when it is a
     /// view; the tensor itself otherwise. Same values, same graph position.
@@ -121,7 +125,7 @@ public struct Tensor: @unchecked Sendable {
     /// A view of this tensor's storage with the given shape, strides and offset (all in
     /// the storage's elements), without autograd.
     func rawView(shape: [Int], strides: [Int], offset: Int) -> Tensor {
-        Tensor(viewOf: base, shape: shape, strides: strides, offset: offset)
+        Tensor(viewOf: rootStorage, shape: shape, strides: strides, offset: offset)
     }
 
     // MARK: Creation from Swift values
@@ -134,6 +138,9 @@ public struct Tensor: @unchecked Sendable {
         let shape = shape ?? [values.count]
         nablaCheck(Shape.count(shape) == values.count && shape.allSatisfy { $0 >= 0 },
                    "Tensor(_:shape:): \(values.count) values cannot have shape \(shape)")
+        nablaCheck(T.self == Float.self || T.self == Double.self || T.self == Int32.self || T.self == Int64.self
+                   || T.self == UInt8.self || T.self == Bool.self || T.self == Int.self,
+                   "Tensor(_:shape:): \(T.self) is not an element type Nabla stores (Float, Double, Int32, Int64, Int, UInt8, Bool)")
         self.init(uninitializedShape: shape, dtype: T.dtype)
         if T.self == Int.self, let ints = values as? [Int] {
             let p = pointer(Int64.self)
@@ -400,7 +407,11 @@ public struct Tensor: @unchecked Sendable {
     }
 
     /// True if both tensors have the same shape and exactly equal elements.
+    ///
+    /// The dtypes must match too; integers compare exactly.
     public func equals(_ other: Tensor) -> Bool {
-        shape == other.shape && (0..<count).allSatisfy { scalar(at: $0) == other.scalar(at: $0) }
+        guard shape == other.shape && dtype == other.dtype else { return false }
+        if !dtype.isFloatingPoint { return int64s == other.int64s }
+        return (0..<count).allSatisfy { scalar(at: $0) == other.scalar(at: $0) }
     }
 }

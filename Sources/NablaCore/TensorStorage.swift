@@ -15,6 +15,8 @@ final class TensorStorage: ManagedBuffer<TensorStorage.Header, SIMD8<Float>> {
         /// Bumped by every write that bypasses copy-on-write (optimizer steps,
         /// `assignInPlace`), so backward can tell that a tensor it saved has changed.
         var version: Int = 0
+        /// For the storage of a view (which holds no elements): which storage it reads and how.
+        var view: ViewLayout? = nil
     }
 
     /// Allocates uninitialised storage for `count` elements of `dtype`.
@@ -39,14 +41,27 @@ final class TensorStorage: ManagedBuffer<TensorStorage.Header, SIMD8<Float>> {
         return storage
     }
 
-    var count: Int { header.count }
-    var dtype: DType { header.dtype }
+    // The header is read through its pointer: `header` is a class property, and every
+    // access to it would pay a dynamic exclusivity check (measurable on small tensors).
+    @inline(__always) var count: Int { withUnsafeMutablePointerToHeader { $0.pointee.count } }
+    @inline(__always) var dtype: DType { withUnsafeMutablePointerToHeader { $0.pointee.dtype } }
     /// How many in-place writes this storage has had (see ``Header/version``).
-    var version: Int { header.version }
+    @inline(__always) var version: Int { withUnsafeMutablePointerToHeader { $0.pointee.version } }
+    /// Non-nil for a view's storage (see ``allocateView(of:count:strides:offset:)``).
+    @inline(__always) var view: ViewLayout? { withUnsafeMutablePointerToHeader { $0.pointee.view } }
+
+    /// The storage of a view: no elements of its own, `count` elements of `source` read
+    /// through `strides` from `offset`. (Keeping the view in the storage object rather than
+    /// in `Tensor` keeps a tensor three references wide, which copies of it pay for.)
+    static func allocateView(of source: TensorStorage, count: Int, strides: [Int], offset: Int) -> TensorStorage {
+        let layout = ViewLayout(source: source, strides: strides, offset: offset)
+        let buffer = self.create(minimumCapacity: 0) { _ in Header(count: count, dtype: source.dtype, view: layout) }
+        return unsafeDowncast(buffer, to: TensorStorage.self)
+    }
 
     /// Records one in-place write.
     @inline(__always)
-    func bumpVersion() { header.version &+= 1 }
+    func bumpVersion() { withUnsafeMutablePointerToHeader { $0.pointee.version &+= 1 } }
 
     var raw: UnsafeMutableRawPointer {
         withUnsafeMutablePointerToElements { UnsafeMutableRawPointer($0) }
@@ -74,37 +89,64 @@ final class TensorStorage: ManagedBuffer<TensorStorage.Header, SIMD8<Float>> {
 /// an expanded axis) and the position of its first element.
 ///
 /// Kernels read contiguous memory, so the first kernel to read a view makes a contiguous
-/// copy of its elements, once; the copy is kept for the view's lifetime and published
-/// atomically, so views may be read from several threads.
+/// copy of its elements; the copy is kept for the view's lifetime and published
+/// atomically, so views may be read from several threads. The copy is stamped with the
+/// source's version: after an in-place write to the source (an optimizer step), the next
+/// read makes a fresh copy, so a view never shows stale values. The copy it replaces is
+/// kept one generation longer (a pointer taken from it by the current op stays valid);
+/// older ones are released.
 final class ViewLayout: @unchecked Sendable {
+    /// The storage the view reads (never itself a view).
+    let source: TensorStorage
     let strides: [Int]
     let offset: Int
-    /// A slot holding the retained contiguous copy (an `Unmanaged<TensorStorage>`), or nil
+    /// A slot holding the retained current copy (an `Unmanaged<CachedCopy>`), or nil
     /// before first use. A separately allocated slot, so the atomic operations have a
-    /// stable address and no Swift exclusivity check runs on concurrent first reads.
+    /// stable address and no Swift exclusivity check runs on concurrent reads.
     private let cache: UnsafeMutablePointer<UnsafeMutableRawPointer?>
 
-    init(strides: [Int], offset: Int) {
+    /// A contiguous copy of the view's elements as of one version of the source.
+    final class CachedCopy {
+        let storage: TensorStorage
+        let version: Int
+        var previous: CachedCopy?
+        init(storage: TensorStorage, version: Int) { self.storage = storage; self.version = version }
+    }
+
+    init(source: TensorStorage, strides: [Int], offset: Int) {
+        self.source = source
         self.strides = strides
         self.offset = offset
         cache = .allocate(capacity: 1)
         cache.initialize(to: nil)
     }
 
-    /// The view's elements in row-major order, copied from `base` on the first call.
-    func contiguous(base: TensorStorage, shape: [Int]) -> TensorStorage {
-        if let p = nabla_ptr_load(cache) {
-            return Unmanaged<TensorStorage>.fromOpaque(p).takeUnretainedValue()
+    /// The view's elements in row-major order, copied from `source` when first read and
+    /// again after the source was written in place.
+    func contiguous(shape: [Int]) -> TensorStorage {
+        let now = source.version
+        let current = nabla_ptr_load(cache)
+        if let p = current {
+            let c = Unmanaged<CachedCopy>.fromOpaque(p).takeUnretainedValue()
+            if c.version == now { return c.storage }
         }
-        let made = base.gathered(shape: shape, strides: strides, offset: offset)
+        let made = CachedCopy(storage: source.gathered(shape: shape, strides: strides, offset: offset), version: now)
+        if let p = current {
+            let old = Unmanaged<CachedCopy>.fromOpaque(p).takeUnretainedValue()
+            made.previous = old      // the copy being replaced lives one generation longer
+            old.previous = nil       // older generations are released
+        }
         let retained = Unmanaged.passRetained(made).toOpaque()
-        if nabla_ptr_publish(cache, retained) != 0 { return made }
-        Unmanaged<TensorStorage>.fromOpaque(retained).release()   // another thread won
-        return contiguous(base: base, shape: shape)
+        if nabla_ptr_cas(cache, current, retained) != 0 {
+            if let p = current { Unmanaged<CachedCopy>.fromOpaque(p).release() }   // now held by made.previous
+            return made.storage
+        }
+        Unmanaged<CachedCopy>.fromOpaque(retained).release()   // another thread published first
+        return contiguous(shape: shape)
     }
 
     deinit {
-        if let p = cache.pointee { Unmanaged<TensorStorage>.fromOpaque(p).release() }
+        if let p = cache.pointee { Unmanaged<CachedCopy>.fromOpaque(p).release() }
         cache.deallocate()
     }
 }

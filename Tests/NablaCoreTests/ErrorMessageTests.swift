@@ -64,12 +64,25 @@ final class ErrorMessageTests: XCTestCase {
         "scalarAxis": ({ _ = Tensor(3.0).sum(axis: 0) }, ["sum", "axis 0", "rank 0"]),
         // A tensor saved for backward and then written in place: the gradient would be
         // computed from the new values, so backward traps naming the op and both versions.
+        // x's gradient g·wᵀ reads w: changing w before backward traps. (w's own gradient
+        // xᵀ·g does not read w, so with x constant there would be nothing to refuse.)
         "inPlaceAfterForward": ({
             let w = Tensor.ones([2, 2]).requiringGrad()
-            let y = w.matmul(Tensor.ones([2, 2])).sum()
+            let x = Tensor.ones([2, 2]).requiringGrad()
+            let y = x.matmul(w).sum()
             w.assignInPlace(Tensor.zeros([2, 2]))
             y.backward()
         }, ["backward", "MatMul", "[2, 2]", "modified by an in-place operation", "version 1", "saved version 0"]),
+        "whereMaskChanged": ({
+            let x = Tensor([1, 2] as [Float]).requiringGrad()
+            let m = Tensor([true, false])
+            let y = Tensor.where(m, x, Tensor.zeros([2])).sum()
+            m.assignInPlace(Tensor([false, true]))
+            y.backward()
+        }, ["backward", "Where", "version"]),
+        "gradShape": ({ let w = Tensor.zeros([64]).requiringGrad(); w.grad = Tensor.zeros([1]) }, ["grad", "[1]", "[64]"]),
+        "boolNegation": ({ _ = -Tensor([true, false]) }, ["bool", "negated", ".!"]),
+        "intMatmul": ({ _ = Tensor([1, 2]).matmul(Tensor([3, 4])) }, ["matmul", "floating-point", "int64"]),
         "intRequiresGrad": ({ _ = Tensor([1, 2, 3]).requiringGrad() }, ["requiresGrad", "floating-point", "int64"]),
         "intExp": ({ _ = Tensor([1, 2, 3]).exp() }, ["exp", "floating-point", "int64", ".to(.float32)"]),
         "boolIndex": ({ _ = f23.indexSelect(axis: 0, Tensor([true, false])) }, ["indexSelect", "bool", "index tensor"]),

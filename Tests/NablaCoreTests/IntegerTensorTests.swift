@@ -124,9 +124,25 @@ final class IntegerTensorTests: XCTestCase {
         XCTAssertEqual(picked.floats, targetRows.map { Float($0 % 1000) })          // 217, 215, 218
         let gathered = table.gather(axis: 0, Tensor(targetRows, shape: [3, 1]))
         XCTAssertEqual(gathered.floats, [217, 215, 218])
-        // A float32 index tensor cannot say 2²⁴ + 1: it rounds to 2²⁴ (ErrorMessageTests
-        // checks that such an index traps instead of selecting the neighbour).
-        XCTAssertEqual(Float(16_777_217), 16_777_216)
+    }
+
+    func testIntegerMinimumMaximumAndBoolArgmax() {
+        // Exact in the integer dtype (not through negation, which wraps for uint8).
+        XCTAssertEqual(Tensor.minimum(Tensor([0, 7] as [UInt8]), Tensor([5, 3] as [UInt8])).int64s, [0, 3])
+        XCTAssertEqual(Tensor.minimum(Tensor([Int64.min, 4]), Tensor([Int64(0), 9])).int64s, [Int64.min, 4])
+        XCTAssertEqual(Tensor.maximum(Tensor([0, 7] as [UInt8]), Tensor([5, 3] as [UInt8])).int64s, [5, 7])
+        XCTAssertEqual(Tensor.minimum(Tensor([0, 7] as [UInt8]), Tensor([5, 3] as [UInt8])).dtype, .uint8)
+        // argmax of a long bool vector: the one true element.
+        XCTAssertEqual(Tensor((0..<257).map { $0 == 200 }).argmax().int64s, [200])
+        // A scalar an int32 tensor cannot hold widens to int64 instead of wrapping.
+        XCTAssertEqual((Tensor([1] as [Int32]) + 3e9).int64s, [3_000_000_001])
+        XCTAssertEqual(Tensor.randomInt(low: -3, high: 3, shape: [200]).int64s.allSatisfy { $0 >= -3 && $0 < 3 }, true)
+    }
+
+    func testEqualsComparesDTypeAndExactIntegers() {
+        XCTAssertFalse(Tensor([Int64(1) << 53]).equals(Tensor([(Int64(1) << 53) + 1])))
+        XCTAssertFalse(Tensor([1.0] as [Double]).equals(Tensor([true])))
+        XCTAssertTrue(Tensor([3, 4]).equals(Tensor([3, 4])))
     }
 
     func testViewsOfIntegerTensors() {

@@ -118,6 +118,34 @@ final class ViewTests: XCTestCase {
         XCTAssertTrue(allClose(seq.grad!, Tensor(expected, shape: [2, 7, 3]), rtol: 1e-12))
     }
 
+    /// A view read before and after an in-place write to its source (an optimizer step)
+    /// shows the new values, whichever kernel reads it.
+    func testViewSeesInPlaceWritesToItsSource() {
+        let w = Tensor([1, 2, 3, 4] as [Float], shape: [2, 2]).requiringGrad()
+        let v = w.T
+        XCTAssertEqual((v + 0).floats, [1, 3, 2, 4])                 // materialises a copy
+        w.assignInPlace(Tensor([10, 20, 30, 40] as [Float], shape: [2, 2]))
+        XCTAssertEqual((v + 0).floats, [10, 30, 20, 40])
+        XCTAssertEqual(Tensor.eye(2).matmul(v).floats, [10, 30, 20, 40])
+        let s = w[1]
+        XCTAssertEqual(s.floats, [30, 40])
+        w.assignInPlace(Tensor([5, 6, 7, 8] as [Float], shape: [2, 2]))
+        XCTAssertEqual(s.floats, [7, 8])
+        XCTAssertEqual(v.floats, [5, 7, 6, 8])
+    }
+
+    /// A slice's gradient added into a leaf that already holds one, and through a retained
+    /// graph twice: ∂/∂x of Σ 3·x[1..<3] is 3 on those entries, accumulated each pass.
+    func testSliceBackwardAccumulates() {
+        let x = Tensor([1, 2, 3, 4] as [Double]).requiringGrad()
+        (x * 1).sum().backward()                                       // grad = [1, 1, 1, 1]
+        let y = (x[1..<3] * 3).sum()
+        y.backward(retainGraph: true)
+        XCTAssertEqual(x.grad!.doubles, [1, 4, 4, 1])
+        y.backward()
+        XCTAssertEqual(x.grad!.doubles, [1, 7, 7, 1])
+    }
+
     func testAssignInPlaceOnAViewTraps() throws {
         // assignInPlace on a view would write to a private copy and be lost: it is refused
         // (checked in ErrorMessageTests' child process); here the parameter path works.

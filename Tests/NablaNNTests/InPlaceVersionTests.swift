@@ -57,9 +57,10 @@ final class InPlaceVersionTests: XCTestCase {
         case "ganWrongOrder": gan.wrongOrder(real: real, noise: noise)
         case "stepBeforeBackward":
             // Any optimizer step between a forward pass and its backward.
+            // The input requires a gradient, so backward reads the weight (dx = g·W).
             let model = Linear(3, 2)
             let opt = SGD(model.parameters(), lr: 0.1)
-            let loss = model(Tensor.ones([4, 3])).squared().sum()
+            let loss = model(Tensor.ones([4, 3]).requiringGrad()).squared().sum()
             for p in model.parameters() { p.grad = Tensor.ones(like: p) }
             opt.step()
             loss.backward()
@@ -105,7 +106,8 @@ final class InPlaceVersionTests: XCTestCase {
     }
 
     /// An op that saves nothing it reads back (Add) may have its input changed before
-    /// backward, as in PyTorch: the gradient does not depend on it.
+    /// backward, as in PyTorch: the gradient does not depend on it. So may a Linear's weight
+    /// when the input needs no gradient (dW = gᵀ·x never reads W).
     func testUnsavedInputMayChange() {
         let b = Tensor([1, 2] as [Double]).requiringGrad()
         let x = Tensor([3, 4] as [Double]).requiringGrad()
@@ -114,6 +116,11 @@ final class InPlaceVersionTests: XCTestCase {
         y.backward()
         XCTAssertEqual(b.grad!.doubles, [1, 1])
         XCTAssertEqual(x.grad!.doubles, [1, 1])
+        let layer = Linear(weight: Tensor([[1, 2]] as [[Double]]))
+        let out = layer(Tensor([[3, 4]] as [[Double]])).sum()       // 1·3 + 2·4
+        layer.weight.assignInPlace(Tensor([[0, 0]] as [[Double]]))
+        out.backward()
+        XCTAssertEqual(layer.weight.grad!.doubles, [3, 4])          // ∂/∂W = x
     }
 
     /// The version counts in-place writes and is shared by every copy of a parameter.

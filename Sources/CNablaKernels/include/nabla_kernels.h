@@ -56,8 +56,8 @@ void nabla_captures_add(long delta);
 
 /// Atomically loads a pointer slot (acquire ordering).
 void *nabla_ptr_load(void *const *slot);
-/// Atomically stores `desired` into `*slot` if it holds NULL (acq_rel); returns 1 on success.
-int nabla_ptr_publish(void **slot, void *desired);
+/// Atomically replaces `*slot` by `desired` if it holds `expected` (acq_rel); returns 1 on success.
+int nabla_ptr_cas(void **slot, void *expected, void *desired);
 
 // ---------------------------------------------------------------------------------------
 // GEMM:  C[M,N] = alpha * op(A) * op(B) + beta * C     (row-major)
