@@ -27,11 +27,12 @@ final class GradNode: @unchecked Sendable {
     var visitMark: UInt64 = 0
     /// A frozen leaf takes no part in new graphs (see ``Tensor/isFrozen``).
     var frozen = false
-    /// Tensors the rule reads, with their storage versions when the op ran (two inline,
-    /// more in `moreSaved`); backward checks them before running the rule.
-    var saved0: Tensor?, saved1: Tensor?
+    /// The storages of the tensors the rule reads, with their versions when the op ran
+    /// (two inline, more in `moreSaved`); backward checks them before running the rule.
+    /// Only the storage is kept (one reference), not the tensor: saving is on the hot path.
+    var saved0: TensorStorage?, saved1: TensorStorage?
     var savedVersion0 = 0, savedVersion1 = 0
-    var moreSaved: [(Tensor, Int)] = []
+    var moreSaved: [(TensorStorage, Int)] = []
     /// For a slice: where its elements sit in its input, so backward adds the gradient
     /// into the input's gradient in place (cost of the slice, not of the input).
     var scatter: ScatterInfo?
@@ -67,26 +68,26 @@ final class GradNode: @unchecked Sendable {
     }
 
     /// Remembers that the rule reads `t`, at its storage's current version.
+    @inline(__always)
     func save(_ t: Tensor) {
-        if saved0 == nil { saved0 = t; savedVersion0 = t.rootStorage.version }
-        else if saved1 == nil { saved1 = t; savedVersion1 = t.rootStorage.version }
-        else { moreSaved.append((t, t.rootStorage.version)) }
+        let s = t.rootStorage
+        if saved0 == nil { savedVersion0 = s.version; saved0 = s }
+        else if saved1 == nil { savedVersion1 = s.version; saved1 = s }
+        else { moreSaved.append((s, s.version)) }
     }
 
     /// Traps if a saved tensor was written in place since the op ran (PyTorch's "one of
     /// the variables needed for gradient computation has been modified by an inplace
     /// operation"): the rule would silently compute a wrong gradient from the new values.
+    @inline(__always)
     func checkSaved() {
-        if let t = saved0 { Self.check(t, savedVersion0, op) }
-        if let t = saved1 { Self.check(t, savedVersion1, op) }
-        for (t, v) in moreSaved { Self.check(t, v, op) }
+        if let s = saved0, s.version != savedVersion0 { Self.fail(s, savedVersion0, op) }
+        if let s = saved1, s.version != savedVersion1 { Self.fail(s, savedVersion1, op) }
+        for (s, v) in moreSaved where s.version != v { Self.fail(s, v, op) }
     }
 
-    private static func check(_ t: Tensor, _ version: Int, _ op: String) {
-        let now = t.rootStorage.version
-        if _slowPath(now != version) {
-            nablaFail("backward: a tensor of shape \(t.shape) that \(op) saved for its gradient was modified by an in-place operation after the forward pass (it is at version \(now); \(op) saved version \(version)). An optimizer step or assignInPlace ran between this forward pass and backward(): call backward() before stepping, or run the forward pass again after the step")
-        }
+    private static func fail(_ s: TensorStorage, _ version: Int, _ op: String) -> Never {
+        nablaFail("backward: a tensor of \(s.count) elements (\(s.dtype)) that \(op) saved for its gradient was modified by an in-place operation after the forward pass (it is at version \(s.version); \(op) saved version \(version)). An optimizer step or assignInPlace ran between this forward pass and backward(): call backward() before stepping, or run the forward pass again after the step")
     }
 
     /// Drops the links to the inputs and the rule (the graph is released).
@@ -202,7 +203,7 @@ extension Tensor {
     /// parameter (the module, the optimizer) sees the new values, as in PyTorch.
     public func assignInPlace(_ values: Tensor) {
         nablaCheck(values.shape == shape, "assignInPlace: value of shape \(values.shape) does not match \(shape)")
-        nablaCheck(view == nil, "assignInPlace: this tensor is a view of another tensor's storage (a slice, transpose or expand); write to the tensor it was taken from, or to .contiguous()")
+        nablaCheck(!base.isView, "assignInPlace: this tensor is a view of another tensor's storage (a slice, transpose or expand); write to the tensor it was taken from, or to .contiguous()")
         let v = values.to(dtype)
         base.bumpVersion()
         base.raw.copyMemory(from: v.storage.raw, byteCount: count * dtype.byteSize)
@@ -213,7 +214,7 @@ extension Tensor {
     /// There is no copy-on-write: this is for optimizers (see ``assignInPlace(_:)``).
     public func withUnsafeMutableFloats<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
         nablaCheck(dtype == .float32, "withUnsafeMutableFloats: tensor is \(dtype)")
-        nablaCheck(view == nil, "withUnsafeMutableFloats: this tensor is a view of another tensor's storage; call .contiguous() first")
+        nablaCheck(!base.isView, "withUnsafeMutableFloats: this tensor is a view of another tensor's storage; call .contiguous() first")
         base.bumpVersion()
         return try body(UnsafeMutableBufferPointer(start: pointer(Float.self), count: count))
     }
@@ -221,7 +222,7 @@ extension Tensor {
     /// Runs `body` with a mutable pointer to this tensor's float64 elements, in place.
     public func withUnsafeMutableDoubles<R>(_ body: (UnsafeMutableBufferPointer<Double>) throws -> R) rethrows -> R {
         nablaCheck(dtype == .float64, "withUnsafeMutableDoubles: tensor is \(dtype)")
-        nablaCheck(view == nil, "withUnsafeMutableDoubles: this tensor is a view of another tensor's storage; call .contiguous() first")
+        nablaCheck(!base.isView, "withUnsafeMutableDoubles: this tensor is a view of another tensor's storage; call .contiguous() first")
         base.bumpVersion()
         return try body(UnsafeMutableBufferPointer(start: pointer(Double.self), count: count))
     }
@@ -302,16 +303,19 @@ extension Tensor {
 
     /// Marks `tensors` as read by the backward rule of the op that produced this tensor,
     /// so backward traps if any of them is written in place before it runs. Returns self.
+    @inline(__always)
     func saving(_ a: Tensor) -> Tensor {
         if let n = node, !n.isLeaf { n.save(a) }
         return self
     }
 
-    /// ``saving(_:)`` for two tensors.
-    func saving(_ a: Tensor?, _ b: Tensor?) -> Tensor {
+    /// ``saving(_:)`` for two tensors, each only when its condition holds (a rule reads an
+    /// operand only for the other operand's gradient).
+    @inline(__always)
+    func saving(_ a: Tensor, if saveA: Bool = true, _ b: Tensor, if saveB: Bool = true) -> Tensor {
         if let n = node, !n.isLeaf {
-            if let a { n.save(a) }
-            if let b { n.save(b) }
+            if saveA { n.save(a) }
+            if saveB { n.save(b) }
         }
         return self
     }

@@ -44,7 +44,7 @@ extension Tensor {
         return record(out, op: "Mul", a, b) { g in
             [!needsFirst ? nil : (g * bv).sum(toShape: av.shape),
              !needsSecond ? nil : (g * av).sum(toShape: bv.shape)]
-        }.saving(needsFirst ? bv : nil, needsSecond ? av : nil)
+        }.saving(bv, if: needsFirst, av, if: needsSecond)
     }
 
     /// Element-wise quotient with broadcasting.
@@ -56,7 +56,7 @@ extension Tensor {
         return record(out, op: "Div", a, b) { g in
             [!needsFirst ? nil : (g / bv).sum(toShape: av.shape),
              !needsSecond ? nil : (-(g * av) / (bv * bv)).sum(toShape: bv.shape)]
-        }.saving(bv, needsSecond ? av : nil)
+        }.saving(bv, if: true, av, if: needsSecond)
     }
 
     /// Negation.

@@ -32,7 +32,7 @@ extension Tensor {
             let g = g.to(av.dtype)
             return [!needsFirst ? nil : matmulRaw(g, bv, transA: false, transB: true).sum(toShape: av.shape),
                     !needsSecond ? nil : matmulRaw(av, g, transA: true, transB: false).sum(toShape: bv.shape)]
-        }.saving(needsFirst ? bv : nil, needsSecond ? av : nil)
+        }.saving(bv, if: needsFirst, av, if: needsSecond)
     }
 
     /// op(a) · op(b) over broadcast batch dimensions, no autograd. `trans` refers to the
@@ -292,6 +292,6 @@ extension Tensor {
             return [dx, dw, db]
         }
         if GraphCapture.isActive { GraphCapture.note(result, bias.map { [self, weight, $0] } ?? [self, weight]) }
-        return result.saving(xNeeds ? w : nil, wNeeds ? x : nil)
+        return result.saving(w, if: xNeeds, x, if: wNeeds)
     }
 }

@@ -53,17 +53,17 @@ public struct Tensor: @unchecked Sendable {
     }
 
     /// Non-nil for a view: which storage it reads, and how (strides and offset).
-    @inline(__always) var view: ViewLayout? { base.view }
+    @inline(__always) var view: ViewLayout? { base.isView ? base.view : nil }
 
     /// The storage holding this tensor's elements, shared by all views of it: `base`, or
     /// for a view the storage it reads. Its version counts in-place writes.
-    var rootStorage: TensorStorage { view?.source ?? base }
+    @inline(__always) var rootStorage: TensorStorage { base.isView ? base.view!.source : base }
 
     /// Contiguous storage holding this tensor's elements in row-major order: the storage
     /// itself, or for a view the contiguous copy made on first use (kept while the view lives).
-    var storage: TensorStorage {
-        guard let v = view else { return base }
-        return v.contiguous(shape: shape)
+    @inline(__always) var storage: TensorStorage {
+        if _fastPath(!base.isView) { return base }
+        return base.view!.contiguous(shape: shape)
     }
 
     /// Uninitialised tensor (internal: every element must be written before use).
@@ -85,11 +85,15 @@ public struct Tensor: @unchecked Sendable {
     /// The size of dimension `axis` (negative counts from the end).
     public func size(_ axis: Int) -> Int { shape[Shape.normalize(axis: axis, rank: rank, op: "size")] }
 
-    func pointer<T: TensorElement>(_: T.Type) -> UnsafeMutablePointer<T> { storage.pointer(T.self) }
+    @inline(__always)
+    func pointer<T: TensorElement>(_: T.Type) -> UnsafeMutablePointer<T> {
+        if _fastPath(!base.isView) { return base.pointer(T.self) }   // no retain of a computed storage
+        return storage.pointer(T.self)
+    }
 
     /// Makes the storage unique (and contiguous) before an in-place write.
     mutating func makeUnique() {
-        if view != nil {
+        if base.isView {
             base = storage.copy()
         } else if !isKnownUniquelyReferenced(&base) {
             base = base.copy()
@@ -102,7 +106,7 @@ public struct Tensor: @unchecked Sendable {
     ///
     /// Views (from ``transposed(_:_:)``, slicing, ``broadcast(to:)`` and the like) are not
     /// contiguous; ``contiguous()`` gives a tensor that is.
-    public var isContiguous: Bool { view == nil }
+    public var isContiguous: Bool { !base.isView }
 
     /// The distance in elements between neighbours along each axis of the storage this
     /// tensor reads (row-major strides for a contiguous tensor; 0 along an expanded axis).
@@ -118,7 +122,7 @@ public struct Tensor: @unchecked Sendable {
     /// This tensor with its elements in a dense row-major storage of its own when it is a
     /// view; the tensor itself otherwise. Same values, same graph position.
     public func contiguous() -> Tensor {
-        guard view != nil else { return self }
+        guard base.isView else { return self }
         return Tensor(storage: storage, shape: shape, node: node)
     }
 

@@ -17,6 +17,8 @@ final class TensorStorage: ManagedBuffer<TensorStorage.Header, SIMD8<Float>> {
         var version: Int = 0
         /// For the storage of a view (which holds no elements): which storage it reads and how.
         var view: ViewLayout? = nil
+        /// `view != nil`, as a plain flag the hot paths test without touching a reference.
+        var isView: Bool = false
     }
 
     /// Allocates uninitialised storage for `count` elements of `dtype`.
@@ -49,13 +51,15 @@ final class TensorStorage: ManagedBuffer<TensorStorage.Header, SIMD8<Float>> {
     @inline(__always) var version: Int { withUnsafeMutablePointerToHeader { $0.pointee.version } }
     /// Non-nil for a view's storage (see ``allocateView(of:count:strides:offset:)``).
     @inline(__always) var view: ViewLayout? { withUnsafeMutablePointerToHeader { $0.pointee.view } }
+    /// Whether this is a view's storage (no reference counting to find out).
+    @inline(__always) var isView: Bool { withUnsafeMutablePointerToHeader { $0.pointee.isView } }
 
     /// The storage of a view: no elements of its own, `count` elements of `source` read
     /// through `strides` from `offset`. (Keeping the view in the storage object rather than
     /// in `Tensor` keeps a tensor three references wide, which copies of it pay for.)
     static func allocateView(of source: TensorStorage, count: Int, strides: [Int], offset: Int) -> TensorStorage {
         let layout = ViewLayout(source: source, strides: strides, offset: offset)
-        let buffer = self.create(minimumCapacity: 0) { _ in Header(count: count, dtype: source.dtype, view: layout) }
+        let buffer = self.create(minimumCapacity: 0) { _ in Header(count: count, dtype: source.dtype, view: layout, isView: true) }
         return unsafeDowncast(buffer, to: TensorStorage.self)
     }
 
