@@ -125,12 +125,16 @@ final class GradNode: @unchecked Sendable {
 }
 
 /// Where a slice's elements sit in its input: the input's shape and, in the input's
-/// row-major layout, the slice's shape, strides and offset.
-struct ScatterInfo {
+/// row-major layout, the slice's shape, strides and offset (a class, so a graph node
+/// pays one pointer for it).
+final class ScatterInfo {
     let inShape: [Int]
     let outShape: [Int]
     let strides: [Int]
     let offset: Int
+    init(inShape: [Int], outShape: [Int], strides: [Int], offset: Int) {
+        self.inShape = inShape; self.outShape = outShape; self.strides = strides; self.offset = offset
+    }
 }
 
 /// Global switches of the autograd engine.

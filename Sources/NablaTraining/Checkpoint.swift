@@ -52,6 +52,52 @@ public struct DataSplit: Sendable, Equatable {
     }
 }
 
+/// A split a data set cannot make (too few examples for a non-empty part).
+public struct DataSplitError: Error, CustomStringConvertible, LocalizedError, Sendable {
+    /// What was wrong.
+    public let description: String
+    /// The same text, for `localizedDescription`.
+    public var errorDescription: String? { description }
+}
+
+extension DataSplit {
+    /// The generator of the train/test split: derived from the seed, so the same seed draws
+    /// the same test set in `train`, `evaluate` and `predict`.
+    public var testGenerator: RandomGenerator { RandomGenerator(seed: seed &+ 0xDA7A) }
+    /// The generator of the train/validation split.
+    public var validationGenerator: RandomGenerator { RandomGenerator(seed: seed &+ 0x7A1) }
+
+    /// Splits `all` into training and test sets by ``testFraction``, shuffled by the seed.
+    ///
+    /// - Throws: ``DataSplitError`` when a part would be empty or the fraction is not in (0, 1).
+    public func trainTest(_ all: TensorDataset) throws -> (train: TensorDataset, test: TensorDataset) {
+        guard testFraction > 0 && testFraction < 1 else {
+            throw DataSplitError(description: "the test fraction must be between 0 and 1, got \(testFraction)")
+        }
+        guard all.count >= 2 else { throw DataSplitError(description: "\(all.name): needs at least 2 examples, found \(all.count)") }
+        let parts = all.split([1 - testFraction, testFraction], generator: testGenerator)
+        guard parts[0].count > 0, parts[1].count > 0 else {
+            throw DataSplitError(description: "\(all.name): too few examples (\(all.count)) to split off a test set")
+        }
+        return (parts[0], parts[1])
+    }
+
+    /// Splits a training set into training and validation sets by ``validationFraction``,
+    /// shuffled by the seed. No validation set when the fraction is 0 or there are fewer
+    /// than 10 examples. Split it off before fitting any scaling, so the scaler sees the
+    /// training examples only.
+    ///
+    /// - Throws: ``DataSplitError`` when a part would be empty.
+    public func trainValidation(_ train: TensorDataset) throws -> (train: TensorDataset, validation: TensorDataset?) {
+        guard validationFraction > 0 && train.count >= 10 else { return (train, nil) }
+        let parts = train.split([1 - validationFraction, validationFraction], generator: validationGenerator)
+        guard parts[0].count > 0, parts[1].count > 0 else {
+            throw DataSplitError(description: "a validation fraction of \(validationFraction) leaves \(parts[1].count) validation and \(parts[0].count) training examples of \(train.count); use 0 for no validation or a fraction that keeps both non-empty")
+        }
+        return (parts[0], parts[1])
+    }
+}
+
 /// Training checkpoints, from which a resumed run continues exactly as an uninterrupted one.
 ///
 /// A checkpoint is one safetensors file with the model's weights and architecture, the

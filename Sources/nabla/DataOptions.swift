@@ -49,10 +49,12 @@ struct DataOptions: ParsableArguments {
         } else {
             throw CLIError("unknown data set '\(data)'; use digits, fashion-mnist, csv:PATH or one of \(Synthetic.names.joined(separator: ", "))")
         }
-        guard all.count >= 2 else { throw CLIError("\(data): needs at least 2 examples, found \(all.count)") }
-        let parts = all.split([1 - testFraction, testFraction], generator: RandomGenerator(seed: seed &+ 0xDA7A))
-        guard parts[0].count > 0, parts[1].count > 0 else { throw CLIError("\(data): too few examples (\(all.count)) to split off a test set") }
-        return (parts[0], parts[1], scaling)
+        do {
+            let (train, test) = try DataSplit(seed: seed, testFraction: testFraction).trainTest(all)
+            return (train, test, scaling)
+        } catch let e as DataSplitError {
+            throw CLIError("\(data): \(e.description)")
+        }
     }
 }
 

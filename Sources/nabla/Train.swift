@@ -179,14 +179,12 @@ struct Train: ParsableCommand {
 
         // The validation examples are split off before any scaling is fitted, so the
         // scaler sees the training examples only.
+        // (An empty split would give NaN metrics; DataSplit says so instead.)
         var validationSet: TensorDataset?
-        if validation > 0 && train.count >= 10 {
-            let parts = train.split([1 - validation, validation], generator: RandomGenerator(seed: seed &+ 0x7A1))
-            train = parts[0]; validationSet = parts[1]
-            // An empty split would give NaN metrics; say so instead.
-            guard parts[0].count > 0, parts[1].count > 0 else {
-                throw CLIError("--validation \(validation) leaves \(parts[1].count) validation and \(parts[0].count) training examples of \(parts[0].count + parts[1].count); use 0 for no validation or a fraction that keeps both non-empty")
-            }
+        do {
+            (train, validationSet) = try split.trainValidation(train)
+        } catch let e as DataSplitError {
+            throw CLIError("--validation: \(e.description)")
         }
 
         // Model, preprocessing and optimizer: from a checkpoint or new.
