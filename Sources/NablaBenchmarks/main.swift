@@ -152,8 +152,15 @@ if wants("slices") {
             x.zeroGrad()
         }
         perElement[t] = m.median / Double(b * t * f)
+        // The same with unbind: all T pieces are one graph node.
+        let u = measure(reps: quick ? 3 : 7) {
+            var acc = Tensor(Float(0))
+            for step in x.unbind(axis: 1) { acc = acc + (step * w).sum() }
+            acc.backward()
+            x.zeroGrad()
+        }
         emit(["bench": "sequence_slices", "batch": b, "steps": t, "features": f, "ms": r3(m.median * 1e3),
-              "ns_per_element": r3(m.median / Double(b * t * f) * 1e9)])
+              "ns_per_element": r3(m.median / Double(b * t * f) * 1e9), "unbind_ms": r3(u.median * 1e3)])
     }
     emit(["bench": "sequence_slices_growth", "per_element_T1000_over_T10": r3(perElement[1000]! / perElement[10]!),
           "per_element_T1000_over_T100": r3(perElement[1000]! / perElement[100]!)])

@@ -36,6 +36,22 @@ final class GradNode: @unchecked Sendable {
     /// For a slice: where its elements sit in its input, so backward adds the gradient
     /// into the input's gradient in place (cost of the slice, not of the input).
     var scatter: ScatterInfo?
+    /// Inputs that are pieces of a split (input index, where the piece sits): their
+    /// gradients are added into the split node's gradient at the piece's place.
+    var pieceInputs: [(Int, ScatterInfo)] = []
+
+    /// Notes input `i` when it is a piece of a split (see ``pieceInputs``).
+    @inline(__always)
+    func notePiece(_ t: Tensor, at i: Int) {
+        if _slowPath(t.base.isView), let p = t.base.view!.piece { pieceInputs.append((i, p)) }
+    }
+
+    /// Where input `i`'s gradient goes in its node's gradient, when that input is a piece.
+    @inline(__always)
+    func pieceScatter(_ i: Int) -> ScatterInfo? {
+        if _fastPath(pieceInputs.isEmpty) { return nil }
+        return pieceInputs.first { $0.0 == i }?.1
+    }
     /// Name, kept value and gradient for graph pictures (GraphInspection.swift); usually nil.
     var inspection: NodeInspection?
 
@@ -279,6 +295,7 @@ extension Tensor {
         guard any else { return value }
         var out = value
         out.node = GradNode(op: op(), inputs: inputs.map { $0.node.flatMap { $0.frozen ? nil : $0 } }, rule: backward)
+        for (i, t) in inputs.enumerated() { out.node!.notePiece(t, at: i) }
         if GraphCapture.isActive { GraphCapture.note(out, inputs) }
         return out
     }
@@ -353,6 +370,7 @@ extension Tensor {
         guard let na = a.node, !na.frozen, nabla_grad_enabled() != 0 else { return value }
         var out = value
         out.node = GradNode(op: op(), na, count: 1, rule: backward)
+        out.node!.notePiece(a, at: 0)
         if GraphCapture.isActive { GraphCapture.note(out, [a]) }
         return out
     }
@@ -364,6 +382,7 @@ extension Tensor {
         guard na != nil || nb != nil, nabla_grad_enabled() != 0 else { return value }
         var out = value
         out.node = GradNode(op: op(), na, nb, count: 2, rule: backward)
+        out.node!.notePiece(a, at: 0); out.node!.notePiece(b, at: 1)
         if GraphCapture.isActive { GraphCapture.note(out, [a, b]) }
         return out
     }
@@ -400,7 +419,11 @@ extension Tensor {
         nablaCheck(root.rule != nil, "backward: the graph of this tensor was already released by an earlier backward()")
         let order = Tensor.topologicalOrder(from: root)
         if retainGraph { for n in order { n.grad = nil; n.inspection?.retainedGrad = nil } }
-        root.grad = seed
+        if base.isView, let piece = base.view!.piece {
+            Tensor.accumulateSlice(into: root, seed, piece)   // backward from a piece of a split
+        } else {
+            root.grad = seed
+        }
         withoutGrad {
             for n in order.reversed() {
                 guard let rule = n.rule, let g = n.grad else {
@@ -410,13 +433,17 @@ extension Tensor {
                 }
                 n.checkSaved()
                 if retainGraph { n.inspectionRecord.retainedGrad = g }
-                if let sc = n.scatter {
+                if let sc = n.scatter, n.pieceInputs.isEmpty {
                     if let p = n.input0 { Tensor.accumulateSlice(into: p, g, sc) }
                 } else {
                     let grads = rule(g)
                     for i in 0..<Swift.min(n.inputCount, grads.count) {
                         guard let p = n.input(i), let pg = grads[i] else { continue }
-                        Tensor.accumulate(into: p, pg)
+                        if let piece = n.pieceScatter(i) {
+                            Tensor.accumulateSlice(into: p, pg, piece)   // a piece of a split
+                        } else {
+                            Tensor.accumulate(into: p, pg)
+                        }
                     }
                 }
                 // Clear the pass's running sum; without retainGraph, release this part of the graph.

@@ -262,6 +262,7 @@ extension Tensor {
         let x = detached(), w = weight.detached()
         var result = out
         let hasBias = bias != nil
+        defer { result.node?.notePiece(self, at: 0) }
         result.node = GradNode(op: "Linear", liveNode, weight.liveNode, bias?.liveNode, count: hasBias ? 3 : 2) { g in
             let g = g.to(x.dtype)
             // dx = g · W : [rows, out] × [out, in]

@@ -183,9 +183,37 @@ extension Tensor {
     }
 
     /// Every entry along `axis`, each with that axis removed (PyTorch's `unbind`); views.
+    ///
+    /// All the pieces share one graph node: backward assembles their gradients in one
+    /// buffer the size of this tensor, each piece adding into its own place.
     public func unbind(axis: Int = 0) -> [Tensor] {
         let a = Shape.normalize(axis: axis, rank: rank, op: "unbind")
-        return (0..<shape[a]).map { select(axis: a, $0) }
+        var pieceShape = shape; pieceShape.remove(at: a)
+        var st = Shape.strides(shape); st.remove(at: a)
+        var vst = strides; let step = vst.remove(at: a)
+        let lst = Shape.strides(shape)[a]
+        return pieces(count: shape[a], op: "Unbind") { i in
+            (pieceShape, vst, storageOffset + i * step, ScatterInfo(inShape: shape, outShape: pieceShape, strides: st, offset: i * lst))
+        }
+    }
+
+    /// `count` views of this tensor made by `layout(i)` (shape, storage strides, storage
+    /// offset, place in this tensor), recorded as one graph node whose gradient is this
+    /// tensor's, assembled in place from the pieces' gradients.
+    func pieces(count: Int, op: String, _ layout: (Int) -> ([Int], [Int], Int, ScatterInfo)) -> [Tensor] {
+        let root = rootStorage
+        let node: GradNode? = Tensor.recording(self) && liveNode != nil
+            ? GradNode(op: op, liveNode, count: 1) { g in [g] } : nil
+        node?.notePiece(self, at: 0)
+        return (0..<count).map { i in
+            let (shape, strides, offset, place) = layout(i)
+            var t = Tensor(viewOf: root, shape: shape, strides: strides, offset: offset)
+            if let node {
+                t.base.view!.piece = place
+                t.node = node
+            }
+            return t
+        }
     }
 
     /// Positions `start ..< end` every `step` along `axis`.
@@ -416,14 +444,20 @@ extension Tensor {
     }
 
     /// Splits along `axis` into pieces of the given sizes (which must add up to the axis).
+    ///
+    /// The pieces are views and share one graph node: backward assembles their gradients
+    /// in one buffer the size of this tensor (the concatenation), each in its own place.
     public func split(sizes: [Int], axis: Int = 0) -> [Tensor] {
         let a = Shape.normalize(axis: axis, rank: rank, op: "split")
         nablaCheck(sizes.reduce(0, +) == shape[a] && sizes.allSatisfy { $0 >= 0 },
                    "split: sizes \(sizes) do not add up to \(shape[a]), the size of axis \(axis) of \(shape)")
-        var start = 0
-        return sizes.map { n in
-            defer { start += n }
-            return slice(axis: a, start, start + n)
+        let st = Shape.strides(shape), vst = strides
+        var starts: [Int] = [], start = 0
+        for n in sizes { starts.append(start); start += n }
+        return pieces(count: sizes.count, op: "Split") { i in
+            var pieceShape = shape; pieceShape[a] = sizes[i]
+            return (pieceShape, vst, storageOffset + starts[i] * vst[a],
+                    ScatterInfo(inShape: shape, outShape: pieceShape, strides: st, offset: starts[i] * st[a]))
         }
     }
 

@@ -123,6 +123,8 @@ public struct Tensor: @unchecked Sendable {
     /// view; the tensor itself otherwise. Same values, same graph position.
     public func contiguous() -> Tensor {
         guard base.isView else { return self }
+        // A piece of a split must stay identifiable in the graph: record an identity op.
+        if base.view!.piece != nil && node != nil { return Tensor.record(Tensor(storage: storage, shape: shape), op: "Contiguous", self) { g in [g] } }
         return Tensor(storage: storage, shape: shape, node: node)
     }
 

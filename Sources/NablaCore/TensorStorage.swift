@@ -104,6 +104,10 @@ final class ViewLayout: @unchecked Sendable {
     let source: TensorStorage
     let strides: [Int]
     let offset: Int
+    /// For a piece of `split`, `chunked` or `unbind` (one graph node for all the pieces):
+    /// where the piece sits in the tensor that was split, so a gradient reaching the piece
+    /// is added into that node's gradient at the right place.
+    var piece: ScatterInfo?
     /// A slot holding the retained current copy (an `Unmanaged<CachedCopy>`), or nil
     /// before first use. A separately allocated slot, so the atomic operations have a
     /// stable address and no Swift exclusivity check runs on concurrent reads.

@@ -94,11 +94,40 @@ final class ViewTests: XCTestCase {
             ("unbind+stack", { t in Tensor.stack(t[0].unbind(axis: 2).reversed(), axis: 0).sigmoid() }),
             ("slice of transpose", { $0[0].transposed()[1, 2..<5].exp() }),
             ("matmul with transposed view", { $0[0][0].matmul($0[0][1].T) }),
+            ("split, uneven", { t in let p = t[0].split(sizes: [1, 3, 1], axis: 2); return p[1].exp() * 2 + p[0] * p[2] }),
+            ("chunk of a transpose", { t in let p = t[0].transposed(0, 2).chunked(2, axis: 1); return (p[0] * p[1]).tanh() }),
+            ("piece used twice, sliced, made contiguous", { t in
+                let p = t[0].unbind(axis: 0)
+                return p[1] * p[1] + p[2][1..<3].contiguous().sum(axis: 0, keepDims: true) + p[0].contiguous().sin()
+            }),
+            ("linear on a piece", { t in let p = t[0].split(sizes: [2, 1], axis: 0); return p[0].linear(weight: t[0][2, 0..<4]) }),
+            ("split of a piece", { t in t[0].unbind(axis: 2)[3].split(sizes: [1, 3], axis: 1)[1].squared() }),
         ]
         for (name, f) in checks {
             let r = gradCheck([a], f)
             XCTAssertTrue(r.passed, "\(name): \(r)")
         }
+    }
+
+    /// `split`, `chunked` and `unbind` record one graph node for all their pieces, whose
+    /// gradient is assembled in one buffer; backward may also start from a piece.
+    func testSplitRecordsOneNode() {
+        let x = Tensor.randomNormal([4, 6], dtype: .float64, generator: RandomGenerator(seed: 2)).requiringGrad()
+        let parts = x.split(sizes: [1, 2, 3], axis: 1)
+        XCTAssertTrue(parts.allSatisfy { $0.node === parts[0].node && $0.gradFunctionName == "SplitBackward" })
+        XCTAssertTrue(parts.allSatisfy { $0.sharesStorage(with: x) })
+        let rows = x.unbind(axis: 0)
+        XCTAssertTrue(rows.allSatisfy { $0.node === rows[0].node && $0.gradFunctionName == "UnbindBackward" })
+        // ∂/∂x of Σ 2·parts[2] + Σ parts[0]² is 2 on columns 3…5, 2x on column 0, 0 elsewhere (by hand).
+        ((parts[2] * 2).sum() + parts[0].squared().sum()).backward()
+        var expected = [Double]()
+        for i in 0..<24 { let c = i % 6; expected.append(c >= 3 ? 2 : c == 0 ? 2 * x.scalar(at: i) : 0) }
+        XCTAssertTrue(allClose(x.grad!, Tensor(expected, shape: [4, 6]), rtol: 1e-12))
+        // Backward from a piece itself: its gradient lands in its own rows.
+        let y = Tensor.zeros([3, 2], dtype: .float64).requiringGrad()
+        let pieces = (y * 1).chunked(3, axis: 0)
+        pieces[1].backward(Tensor([5, 6] as [Double], shape: [1, 2]))
+        XCTAssertEqual(y.grad!.doubles, [0, 0, 5, 6, 0, 0])
     }
 
     /// Every slice of one source adds into one gradient buffer in place: the gradient of a
