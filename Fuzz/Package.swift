@@ -17,6 +17,7 @@ let package = Package(
         .target(name: "CFuzzerDriver"),
         .executableTarget(name: "FuzzSafeTensors", dependencies: [
             "CFuzzerDriver", .product(name: "NablaIO", package: parent), .product(name: "NablaCore", package: parent),
+            .product(name: "NablaNN", package: parent),
         ]),
         .executableTarget(name: "FuzzIDX", dependencies: ["CFuzzerDriver", .product(name: "NablaData", package: parent)]),
         .executableTarget(name: "FuzzGzip", dependencies: ["CFuzzerDriver", .product(name: "NablaData", package: parent)]),

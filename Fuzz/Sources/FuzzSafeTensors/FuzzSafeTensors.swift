@@ -2,6 +2,7 @@
 // parse an embedded architecture as ModelFile.load would.
 import NablaCore
 import NablaIO
+import NablaNN
 import CFuzzerDriver
 import Foundation
 
