@@ -151,6 +151,12 @@ final class ScatterInfo {
     init(inShape: [Int], outShape: [Int], strides: [Int], offset: Int) {
         self.inShape = inShape; self.outShape = outShape; self.strides = strides; self.offset = offset
     }
+
+    /// Adds the slice's gradient `g` into `acc`, a gradient shaped like the input, in place.
+    func add(_ g: Tensor, into acc: inout Tensor) {
+        nablaCheck(acc.shape == inShape, "backward: gradient of shape \(acc.shape) where \(inShape) was expected")
+        acc.stridedAddInPlace(g.to(acc.dtype), shape: outShape, strides: strides, offset: offset)
+    }
 }
 
 /// Global switches of the autograd engine.
@@ -472,9 +478,8 @@ extension Tensor {
     /// every slice then writes only its own elements.
     static func accumulateSlice(into node: GradNode, _ g: Tensor, _ sc: ScatterInfo) {
         var acc = node.grad ?? Tensor.zeros(sc.inShape, dtype: g.dtype)
-        nablaCheck(acc.shape == sc.inShape, "backward: gradient of shape \(acc.shape) where \(sc.inShape) was expected")
         node.grad = nil
-        acc.stridedAddInPlace(g.to(acc.dtype), shape: sc.outShape, strides: sc.strides, offset: sc.offset)
+        sc.add(g, into: &acc)
         node.grad = acc
     }
 
@@ -484,7 +489,7 @@ extension Tensor {
         var out = record(value, op: op, a) { g in
             // The general rule (the backward loop uses `scatter` instead): a full-size gradient.
             var full = Tensor.zeros(info.inShape, dtype: g.dtype)
-            full.stridedAddInPlace(g, shape: info.outShape, strides: info.strides, offset: info.offset)
+            info.add(g, into: &full)
             return [full]
         }
         out.node?.scatter = info

@@ -177,25 +177,6 @@ extension Tensor {
         }
     }
 
-    /// Copies `x` read through `strides` (any, including 0 for broadcast) into a new
-    /// contiguous tensor of shape `shape`, starting at element `offset`.
-    static func stridedCopy(_ x: Tensor, shape: [Int], strides: [Int], offset: Int = 0) -> Tensor {
-        let out = Tensor(uninitializedShape: shape, dtype: x.dtype)
-        let zeros = [Int](repeating: 0, count: shape.count)
-        if x.dtype == .float32 {
-            let s = x.pointer(Float.self) + offset, d = out.pointer(Float.self)
-            forEachRow(shape: shape, strides, zeros) { o, oa, _, len, ia, _ in
-                if ia == 1 { (d + o).update(from: s + oa, count: len) } else { for j in 0..<len { d[o + j] = s[oa + j * ia] } }
-            }
-        } else {
-            let s = x.pointer(Double.self) + offset, d = out.pointer(Double.self)
-            forEachRow(shape: shape, strides, zeros) { o, oa, _, len, ia, _ in
-                if ia == 1 { (d + o).update(from: s + oa, count: len) } else { for j in 0..<len { d[o + j] = s[oa + j * ia] } }
-            }
-        }
-        return out
-    }
-
     /// `self += g` in place (shapes must match; used for gradient accumulation).
     mutating func addInPlace(_ g: Tensor) {
         nablaCheck(shape == g.shape, "gradient accumulation: shape \(g.shape) does not match \(shape)")
