@@ -48,7 +48,7 @@ let package = Package(
         .executableTarget(name: "ReadmeGraphPicture", dependencies: ["Nabla"], path: "Examples/ReadmeGraphPicture"),
         .executableTarget(name: "ReadmeMLP", dependencies: ["Nabla"], path: "Examples/ReadmeMLP"),
         .testTarget(name: "NablaCoreTests", dependencies: ["NablaCore", "_NablaTestSupport"]),
-        .testTarget(name: "NablaNNTests", dependencies: ["NablaNN", "_NablaTestSupport"]),
+        .testTarget(name: "NablaNNTests", dependencies: ["NablaNN", "_NablaTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NablaDataTests", dependencies: ["NablaData", "_NablaTestSupport"]),
         .testTarget(name: "NablaIOTests", dependencies: ["NablaIO", "_NablaTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NablaTrainingTests", dependencies: ["NablaTraining", "_NablaTestSupport"]),

@@ -24,9 +24,15 @@ nabla_isa nabla_isa_current(void);
 /// Same as nabla_parallel_for, exposed for kernels.
 void nabla_pool_run(long n, void *ctx, void (*fn)(void *ctx, long i));
 
+/// Whether the calling thread is running a pool task (nested pool runs are serial).
+int nabla_in_pool(void);
+
 /// Per-thread scratch buffer (64-byte aligned, grown on demand, kept for the thread's life).
 /// slot selects one of a few independent buffers.
 void *nabla_scratch(int slot, size_t bytes);
+/// Slots in use: 0 and 1 by the GEMM's packing, 2 and 3 by column sums, this one by
+/// convolution's columns (a convolution calls the GEMM while holding them).
+#define NABLA_SCRATCH_CONV 4
 
 #define NABLA_LIKELY(x) __builtin_expect(!!(x), 1)
 #define NABLA_UNLIKELY(x) __builtin_expect(!!(x), 0)

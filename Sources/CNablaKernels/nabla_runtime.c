@@ -105,7 +105,7 @@ void nabla_set_grad_enabled(int enabled) { tl_grad_disabled = !enabled; }
 // Scratch buffers
 // ---------------------------------------------------------------------------------------
 
-#define NABLA_SCRATCH_SLOTS 4
+#define NABLA_SCRATCH_SLOTS 6
 typedef struct {
     void *ptr[NABLA_SCRATCH_SLOTS];
     size_t size[NABLA_SCRATCH_SLOTS];
@@ -342,6 +342,8 @@ void nabla_pool_run(long n, void *ctx, void (*fn)(void *ctx, long i)) {
     tl_in_pool = 0;
     pthread_mutex_unlock(&g_pool.dispatch);
 }
+
+int nabla_in_pool(void) { return tl_in_pool; }
 
 void nabla_parallel_for(long n, void *ctx, void (*fn)(void *ctx, long i)) {
     nabla_pool_run(n, ctx, fn);

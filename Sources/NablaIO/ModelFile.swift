@@ -164,8 +164,10 @@ extension ModelFile {
                 misshaped.append("\(entry.name) has shape \(entry.shape), the architecture needs \(shape)")
                 continue
             }
-            guard entry.dtype.isFloatingPoint else {
-                misshaped.append("\(entry.name) is \(entry.dtype), not a floating-point tensor")
+            // Parameters and running statistics are floating point; counters such as
+            // BatchNorm's num_batches_tracked are integers.
+            guard entry.dtype.isFloatingPoint == dtype.isFloatingPoint else {
+                misshaped.append("\(entry.name) is \(entry.dtype), not " + (dtype.isFloatingPoint ? "a floating-point tensor" : "an integer tensor (\(dtype))"))
                 continue
             }
             state[name] = entry.tensor().to(dtype)

@@ -17,6 +17,15 @@ public struct LayerOption: Sendable {
         case boolean
         /// A non-empty list of positive integers.
         case shape
+        /// A positive integer (the same on every spatial axis) or a list of them, one per axis.
+        case sizes
+        /// Convolution padding: a non-negative integer, a list of them (one per axis),
+        /// `same` or `valid`.
+        case padding
+        /// One of the given names.
+        case choice([String])
+        /// A list of layers.
+        case layers
 
         var phrase: String {
             switch self {
@@ -26,6 +35,10 @@ public struct LayerOption: Sendable {
             case .probability: return "a number in [0, 1)"
             case .boolean: return "true or false"
             case .shape: return "a non-empty list of positive integers"
+            case .sizes: return "a positive integer or a list of positive integers"
+            case .padding: return "a non-negative integer, a list of them, 'same' or 'valid'"
+            case .choice(let names): return "one of " + names.map { "'\($0)'" }.joined(separator: ", ")
+            case .layers: return "a list of layers"
             }
         }
     }
@@ -64,6 +77,36 @@ public struct LayerOption: Sendable {
         case (.shape, .ints(let v)):
             guard !v.isEmpty, v.allSatisfy({ $0 > 0 }) else { throw bad() }
             return value
+        case (.sizes, .int(let v)):
+            guard v > 0 else { throw bad() }
+            return value
+        case (.sizes, .ints(let v)):
+            guard !v.isEmpty, v.allSatisfy({ $0 > 0 }) else { throw bad() }
+            return value
+        case (.padding, .int(let v)):
+            guard v >= 0 else { throw bad() }
+            return value
+        case (.padding, .ints(let v)):
+            guard !v.isEmpty, v.allSatisfy({ $0 >= 0 }) else { throw bad() }
+            return value
+        case (.padding, .string(let v)):
+            guard v == "same" || v == "valid" else { throw bad() }
+            return value
+        case (.choice(let names), .string(let v)):
+            guard names.contains(v) else { throw bad() }
+            return value
+        case (.layers, .layers(let inner)):
+            guard !inner.isEmpty else { throw ModelSpecError(message: "'\(name)' must list at least one layer") }
+            var out: [LayerSpec] = []
+            for (i, l) in inner.enumerated() {
+                guard let type = LayerRegistry[l.type] else {
+                    throw ModelSpecError(message: "\(name) \(i): unknown layer type '\(l.type)'; known types: \(ModelSpec.layerTypes.joined(separator: ", "))")
+                }
+                do { out.append(try type.checked(l)) } catch let e as ModelSpecError {
+                    throw ModelSpecError(message: "\(name) \(i) (\(l.type)): \(e.message)")
+                }
+            }
+            return .layers(out)
         default: throw bad()
         }
     }
@@ -182,7 +225,7 @@ public enum LayerRegistry {
         .activation("mish", "Mish") { _ in Mish() },
         .activation("softmax", "Softmax", options: [.optional("axis", .integer)]) { l in Softmax(axis: l.int("axis") ?? -1) },
         .activation("log_softmax", "LogSoftmax", options: [.optional("axis", .integer)]) { l in LogSoftmax(axis: l.int("axis") ?? -1) },
-    ]
+    ] + spatialTypes
 
     /// The entries by name.
     static let byName: [String: LayerType] = Dictionary(types.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })

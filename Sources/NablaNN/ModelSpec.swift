@@ -5,7 +5,7 @@ import NablaCore
 /// integers or a name.
 ///
 /// Literals build one: `["out": 128, "p": 0.2, "bias": false, "shape": [8, 8]]`.
-public enum OptionValue: Equatable, Sendable, Codable, CustomStringConvertible,
+public indirect enum OptionValue: Equatable, Sendable, Codable, CustomStringConvertible,
                          ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral, ExpressibleByBooleanLiteral,
                          ExpressibleByArrayLiteral, ExpressibleByStringLiteral {
     /// An integer.
@@ -18,6 +18,8 @@ public enum OptionValue: Equatable, Sendable, Codable, CustomStringConvertible,
     case ints([Int])
     /// A name.
     case string(String)
+    /// A list of layers (the body of a `residual` block).
+    case layers([LayerSpec])
 
     /// An integer literal.
     public init(integerLiteral v: Int) { self = .int(v) }
@@ -38,9 +40,10 @@ public enum OptionValue: Equatable, Sendable, Codable, CustomStringConvertible,
         else if let v = try? c.decode(Bool.self) { self = .bool(v) }
         else if let v = try? c.decode([Int].self) { self = .ints(v) }
         else if let v = try? c.decode(String.self) { self = .string(v) }
+        else if let v = try? c.decode([LayerSpec].self) { self = .layers(v) }
         else {
             throw DecodingError.typeMismatch(OptionValue.self, .init(codingPath: decoder.codingPath,
-                debugDescription: "expected a number, a boolean, a list of integers or a name"))
+                debugDescription: "expected a number, a boolean, a list of integers, a name or a list of layers"))
         }
     }
 
@@ -53,6 +56,7 @@ public enum OptionValue: Equatable, Sendable, Codable, CustomStringConvertible,
         case .bool(let v): try c.encode(v)
         case .ints(let v): try c.encode(v)
         case .string(let v): try c.encode(v)
+        case .layers(let v): try c.encode(v)
         }
     }
 
@@ -64,6 +68,7 @@ public enum OptionValue: Equatable, Sendable, Codable, CustomStringConvertible,
         case .bool(let v): return "\(v)"
         case .ints(let v): return "\(v)"
         case .string(let v): return "'\(v)'"
+        case .layers(let v): return "[" + v.map { "{type: \($0.type)}" }.joined(separator: ", ") + "]"
         }
     }
 }
@@ -102,6 +107,17 @@ public struct LayerSpec: Codable, Equatable, Sendable {
     public func ints(_ name: String) -> [Int]? { if case .ints(let v)? = options[name] { return v }; return nil }
     /// A name option.
     public func string(_ name: String) -> String? { if case .string(let v)? = options[name] { return v }; return nil }
+    /// A layer-list option.
+    public func layers(_ name: String) -> [LayerSpec]? { if case .layers(let v)? = options[name] { return v }; return nil }
+    /// A size option given as one integer (for every spatial axis) or one per axis, as
+    /// `count` sizes; nil when absent.
+    public func sizes(_ name: String, count: Int) -> [Int]? {
+        switch options[name] {
+        case .int(let v)?: return Array(repeating: v, count: count)
+        case .ints(let v)?: return v.count == 1 ? Array(repeating: v[0], count: count) : v
+        default: return nil
+        }
+    }
 
     struct Key: CodingKey {
         var stringValue: String
@@ -231,10 +247,16 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         }
         guard !layers.isEmpty else { throw ModelSpecError(message: "architecture: no layers") }
         let spec = try checkedOptions()
+        return try ModelSpec.shapes(of: spec.layers, input: input, prefix: "architecture: layer ")
+    }
+
+    /// The per-example shape after each of `layers` (checked options) applied to `input`;
+    /// errors begin with `prefix` and the layer's index and type.
+    static func shapes(of layers: [LayerSpec], input: [Int], prefix: String) throws -> [[Int]] {
         var shape = input
         var shapes: [[Int]] = []
-        for (i, l) in spec.layers.enumerated() {
-            let type = LayerRegistry[l.type]!   // checkedOptions found every type
+        for (i, l) in layers.enumerated() {
+            guard let type = LayerRegistry[l.type] else { throw ModelSpecError(message: "\(prefix)\(i): unknown layer type '\(l.type)'") }
             do {
                 let next = try type.outputShape(shape, l)
                 guard Shape.checkedCount(next) != nil, type.parameterCount(shape, l) != nil else {
@@ -242,11 +264,36 @@ public struct ModelSpec: Codable, Equatable, Sendable {
                 }
                 shape = next
             } catch let e as ModelSpecError {
-                throw ModelSpecError(message: "architecture: layer \(i) (\(l.type)): \(e.message)")
+                throw ModelSpecError(message: "\(prefix)\(i) (\(l.type)): \(e.message)")
             }
             shapes.append(shape)
         }
         return shapes
+    }
+
+    /// The parameters of `layers` (shapes already checked) on `input`; nil on overflow.
+    static func parameterCount(of layers: [LayerSpec], input: [Int]) -> Int? {
+        var total = 0
+        var shape = input
+        for l in layers {
+            guard let type = LayerRegistry[l.type], let n = type.parameterCount(shape, l), let t = CheckedSize.sum(total, n),
+                  let next = try? type.outputShape(shape, l) else { return nil }
+            total = t
+            shape = next
+        }
+        return total
+    }
+
+    /// The modules of `layers` (shapes already checked) on `input`.
+    static func modules(of layers: [LayerSpec], input: [Int], generator: RandomGenerator) -> [Module] {
+        var modules: [Module] = []
+        var shape = input
+        for l in layers {
+            let type = LayerRegistry[l.type]!
+            modules.append(type.build(shape, l, generator))
+            shape = (try? type.outputShape(shape, l)) ?? shape
+        }
+        return modules
     }
 
     /// The number of parameters the architecture declares, computed from the spec alone
@@ -279,12 +326,8 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         let count = try parameterCount()
         try limits.check(bytes: CheckedSize.product(count, DType.float32.byteSize), for: "the architecture (\(count) parameters)")
         let spec = try checkedOptions()
-        var modules: [Module] = []
-        var shape = input
-        for (i, l) in spec.layers.enumerated() {
-            modules.append(LayerRegistry[l.type]!.build(shape, l, generator))
-            shape = shapes[i]
-        }
+        let modules = ModelSpec.modules(of: spec.layers, input: input, generator: generator)
+        _ = shapes
         return Sequential(modules)
     }
 
@@ -295,15 +338,22 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         let shapes = try validated()
         let spec = try checkedOptions()
         var rows: [(String, String, String)] = []
-        var shape = input
         var total = 0
-        for (i, l) in spec.layers.enumerated() {
-            let type = LayerRegistry[l.type]!
-            let n = type.parameterCount(shape, l) ?? 0
-            total = CheckedSize.sum(total, n) ?? Int.max
-            rows.append(("layers.\(i) (\(type.typeName))", "\([1] + shapes[i])", "\(n)"))
-            shape = shapes[i]
+        func visit(_ layers: [LayerSpec], _ shapes: [[Int]], input: [Int], prefix: String) {
+            var shape = input
+            for (i, l) in layers.enumerated() {
+                let type = LayerRegistry[l.type]!
+                let n = type.parameterCount(shape, l) ?? 0
+                rows.append(("\(prefix)\(i) (\(type.typeName))", "\([1] + shapes[i])", "\(n)"))
+                if let inner = l.layers("layers"), let innerShapes = try? ModelSpec.shapes(of: inner, input: shape, prefix: "") {
+                    visit(inner, innerShapes, input: shape, prefix: "\(prefix)\(i).layers.")
+                } else {
+                    total = CheckedSize.sum(total, n) ?? Int.max
+                }
+                shape = shapes[i]
+            }
         }
+        visit(spec.layers, shapes, input: input, prefix: "layers.")
         return summaryTable(title: "Sequential summary for input shape \([1] + input)", rows: rows, total: total, frozen: 0)
     }
 }

@@ -165,6 +165,70 @@ nabla_isa nabla_optim_isa(void);
 void nabla_s_adam_step(long n, float *x, const float *g, float *m, float *v, float beta1, float beta2,
                        float step_size, float bias_correction2_sqrt, float eps, float weight_decay);
 
+// ---------------------------------------------------------------------------------------
+// Convolution, pooling and normalisation (NCHW, dense). `s` = float32, `d` = float64.
+// ---------------------------------------------------------------------------------------
+
+/// The geometry of a 2-D convolution (a 1-D one has h = kh = sh = dh = 1 and ph = 0).
+/// Padding is given at the top/left; the output size (oh, ow) fixes the bottom/right
+/// padding, so asymmetric ('same') padding needs nothing more. cg = c / groups.
+typedef struct {
+    long n, c, h, w;       // input
+    long oc, oh, ow;       // output
+    long kh, kw, sh, sw, ph, pw, dh, dw;
+    long groups, cg;
+} nabla_conv_geom;
+
+/// y[n, oc, oh, ow] = conv(x, w) + bias (bias may be NULL). w is [oc, cg, kh, kw].
+void nabla_s_conv2d_forward(const nabla_conv_geom *g, const float *x, const float *w, const float *bias, float *y);
+void nabla_d_conv2d_forward(const nabla_conv_geom *g, const double *x, const double *w, const double *bias, double *y);
+/// Gradients of the convolution for upstream gy: gx (input), gw (weight), gb (bias); each
+/// may be NULL. Every one given is overwritten (not accumulated).
+void nabla_s_conv2d_backward(const nabla_conv_geom *g, const float *x, const float *w, const float *gy,
+                             float *gx, float *gw, float *gb);
+void nabla_d_conv2d_backward(const nabla_conv_geom *g, const double *x, const double *w, const double *gy,
+                             double *gx, double *gw, double *gb);
+
+/// Pooling over `planes` independent [h, w] planes (N·C for NCHW).
+typedef struct {
+    long planes, h, w, oh, ow;
+    long kh, kw, sh, sw, ph, pw;
+    int count_include_pad;   // average pooling: divide by the whole window (1) or the part inside (0)
+} nabla_pool_geom;
+
+/// Max pooling; indices (may be NULL) get each maximum's position in its plane (iy·w + ix),
+/// the first maximum in a tie, a NaN if any.
+void nabla_s_maxpool2d_forward(const nabla_pool_geom *g, const float *x, float *y, int64_t *indices);
+void nabla_d_maxpool2d_forward(const nabla_pool_geom *g, const double *x, double *y, int64_t *indices);
+/// gx = 0, then gx[plane, indices[i]] += gy[i].
+void nabla_s_maxpool2d_backward(const nabla_pool_geom *g, const float *gy, const int64_t *indices, float *gx);
+void nabla_d_maxpool2d_backward(const nabla_pool_geom *g, const double *gy, const int64_t *indices, double *gx);
+void nabla_s_avgpool2d_forward(const nabla_pool_geom *g, const float *x, float *y);
+void nabla_d_avgpool2d_forward(const nabla_pool_geom *g, const double *x, double *y);
+/// gx is overwritten.
+void nabla_s_avgpool2d_backward(const nabla_pool_geom *g, const float *gy, float *gx);
+void nabla_d_avgpool2d_backward(const nabla_pool_geom *g, const double *gy, double *gx);
+
+/// x is [outer, channels, inner]. Per channel: mean, biased variance and 1/sqrt(var + eps),
+/// accumulated in double.
+void nabla_s_channel_stats(const float *x, long outer, long channels, long inner, double eps,
+                           float *mean, float *var, float *rstd);
+void nabla_d_channel_stats(const double *x, long outer, long channels, long inner, double eps,
+                           double *mean, double *var, double *rstd);
+/// y = (x - mean[c]) · rstd[c] · scale[c] + shift[c] (scale, shift may be NULL).
+void nabla_s_channel_normalize(const float *x, long outer, long channels, long inner, const float *mean,
+                               const float *rstd, const float *scale, const float *shift, float *y);
+void nabla_d_channel_normalize(const double *x, long outer, long channels, long inner, const double *mean,
+                               const double *rstd, const double *scale, const double *shift, double *y);
+/// The backward of channel_normalize when mean and rstd are the batch's own statistics:
+/// gx, gscale = Σ gy·x̂, gshift = Σ gy (each may be NULL; scale NULL means 1).
+void nabla_s_channel_normalize_backward(const float *x, const float *gy, long outer, long channels, long inner,
+                                        const float *mean, const float *rstd, const float *scale,
+                                        float *gx, float *gscale, float *gshift);
+void nabla_d_channel_normalize_backward(const double *x, const double *gy, long outer, long channels, long inner,
+                                        const double *mean, const double *rstd, const double *scale,
+                                        double *gx, double *gscale, double *gshift);
+
 #ifdef __cplusplus
 }
 #endif
