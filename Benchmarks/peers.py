@@ -2,7 +2,7 @@
 """The peers' side of Nabla's benchmark suite: the same GEMM and element-wise workloads
 as `swift run -c release NablaBenchmarks gemm elementwise`, in NumPy and PyTorch.
 
-Usage: $HOME/.nabla-peers/bin/python Benchmarks/peers.py [gemm] [elementwise] [slices] [--quick]
+Usage: $HOME/.nabla-peers/bin/python Benchmarks/peers.py [gemm] [elementwise] [slices] [cnn_infer] [--quick]
 Prints one JSON object per line, like NablaBenchmarks. Timing: each measurement runs the
 operation back to back for >= 0.2 s, repeated (7 times, 3 with --quick); the median is
 reported. The tiny-MLP and Fashion-MNIST workloads use ../shared/bench/bench_tiny.py and
@@ -100,3 +100,31 @@ if wants("slices") and torch is not None:
         s = measure(step)
         print(json.dumps({"bench": "sequence_slices", "steps": t, "batch": b, "features": f,
                           "torch_ms": round(s * 1e3, 3), "torch_ns_per_element": round(s / (b * t * f) * 1e9, 3)}), flush=True)
+
+if wants("cnn_infer") and torch is not None:
+    # Inference throughput of ../shared/bench/bench_cnn.py's CNN (conv32-pool-conv64-pool-
+    # fc128-fc10), eval mode, no_grad, batch 256 over the 10,000 test images (39 full
+    # batches), two threads; the same as `NablaBenchmarks cnn`'s infer_images_per_sec.
+    # Weights are PyTorch's initial ones: inference cost does not depend on them.
+    import gzip, os, struct
+    torch.set_num_threads(2)
+    d = os.environ.get("FMNIST_DIR", "/usr/share/datasets/fashion-mnist")
+    with gzip.open(os.path.join(d, "t10k-images-idx3-ubyte.gz"), "rb") as f:
+        buf = f.read()
+    x = np.frombuffer(buf, np.uint8, offset=16).reshape(10000, 1, 28, 28).astype(np.float32) / 255
+    nn = torch.nn
+    model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
+                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, 10)).eval()
+    batches = [torch.from_numpy(x[i:i + 256]) for i in range(0, 10000 - 255, 256)]
+
+    def run():
+        with torch.no_grad():
+            for b in batches:
+                model(b)
+    run()
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter(); run(); times.append(time.perf_counter() - t0)
+    times.sort()
+    print(json.dumps({"bench": "fashion_cnn_infer", "fw": "torch", "version": torch.__version__,
+                      "images_per_sec": round(len(batches) * 256 / times[1])}), flush=True)

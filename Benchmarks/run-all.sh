@@ -31,5 +31,12 @@ peer "$SHARED/bench_mlp.py" --fw torch --epochs 5 --data "$FM" | log
 peer "$SHARED/bench_mlp.py" --fw jax --epochs 5 --data "$FM" | log
 NABLA_BLAS=openblas $B mlp | sed 's/"bench":"fashion_mlp"/"bench":"fashion_mlp","gemm_path":"openblas"/' | log
 $B mlp | log
+# The CNN of ../shared/bench/bench_cnn.py, interleaved: Nabla, PyTorch, Nabla, PyTorch.
+$B cnn | log
+peer "$SHARED/bench_cnn.py" --fw torch --epochs 2 --data "$FM" | log
+peer Benchmarks/peers.py cnn_infer | log
+$B cnn | log
+peer "$SHARED/bench_cnn.py" --fw torch --epochs 2 --data "$FM" | log
+peer Benchmarks/peers.py cnn_infer | log
 $B checkpoint | log
 echo "wrote $out" >&2

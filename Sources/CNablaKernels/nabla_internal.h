@@ -31,7 +31,7 @@ int nabla_in_pool(void);
 /// slot selects one of a few independent buffers.
 void *nabla_scratch(int slot, size_t bytes);
 /// Slots in use: 0 and 1 by the GEMM's packing, 2 and 3 by column sums, this one by
-/// convolution's columns (a convolution calls the GEMM while holding them).
+/// convolution's buffers (4, 5 and 6: a convolution calls the GEMM while holding them).
 #define NABLA_SCRATCH_CONV 4
 
 #define NABLA_LIKELY(x) __builtin_expect(!!(x), 1)

@@ -2,7 +2,7 @@
 // kernels at 10 M elements, one training step of a tiny MLP, and an epoch of the
 // Fashion-MNIST MLP. Prints one JSON object per line; run in release mode:
 //
-//   swift run -c release NablaBenchmarks [gemm] [elementwise] [tiny] [mlp] [checkpoint] [--quick]
+//   swift run -c release NablaBenchmarks [gemm] [elementwise] [tiny] [mlp] [cnn] [checkpoint] [--quick]
 //
 // Benchmarks/peers.py runs the same workloads in NumPy and PyTorch; compare ratios from
 // one session (see BENCHMARKS.md).
@@ -217,6 +217,143 @@ if wants("mlp") {
     } catch {
         emit(["bench": "fashion_mlp", "skipped": "\(error)"])
     }
+}
+
+// MARK: Fashion-MNIST CNN epoch and inference
+
+/// The CNN of shared/bench/bench_cnn.py: conv 1→32 3×3 (valid), ReLU, max-pool 2, conv 32→64
+/// 3×3, ReLU, max-pool 2, dense 64·5·5→128, ReLU, →10.
+func benchCNN() -> Sequential {
+    Sequential {
+        Conv2d(1, 32, kernelSize: [3]); ReLU(); MaxPool2d(kernelSize: [2])
+        Conv2d(32, 64, kernelSize: [3]); ReLU(); MaxPool2d(kernelSize: [2])
+        Flatten(); Linear(64 * 5 * 5, 128); ReLU(); Linear(128, 10)
+    }
+}
+
+func peakRSSMiB() -> Double {
+    var usage = rusage()
+    #if os(Linux)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
+    #else
+    getrusage(RUSAGE_SELF, &usage)
+    return Double(usage.ru_maxrss) / 1048576
+    #endif
+}
+
+if wants("cnn") {
+    // Same protocol as shared/bench/bench_cnn.py: batch 128, Adam 1e-3, inputs in [0, 1], a
+    // fresh permutation per epoch, 468 full batches, gather included; 10 warm-up steps on a
+    // model that is then discarded; median of the epoch times.
+    do {
+        let (train, test) = try Datasets.fashionMNIST()
+        let epochs = Int(ProcessInfo.processInfo.environment["NABLA_BENCH_EPOCHS"] ?? "") ?? (quick ? 1 : 2)
+        do {
+            let warmModel = benchCNN()
+            let warmOpt = Adam(warmModel.parameters(), lr: 1e-3)
+            var warm = 0
+            for b in DataLoader(train, batchSize: 128, shuffle: true, dropLast: true, generator: RandomGenerator(seed: 1)) {
+                warmOpt.zeroGrad(); Loss.crossEntropy(logits: warmModel(b.inputs), classIndices: b.targets).backward(); warmOpt.step()
+                warm += 1; if warm == 10 { break }
+            }
+        }
+        let model = benchCNN()
+        let opt = Adam(model.parameters(), lr: 1e-3)
+        let loader = DataLoader(train, batchSize: 128, shuffle: true, dropLast: true, generator: RandomGenerator(seed: 0))
+        var times: [Double] = []
+        for _ in 0..<epochs {
+            let t0 = now()
+            for b in loader {
+                opt.zeroGrad()
+                Loss.crossEntropy(logits: model(b.inputs), classIndices: b.targets).backward()
+                opt.step()
+            }
+            times.append(now() - t0)
+        }
+        model.eval()
+        let acc = withoutGrad { () -> Double in
+            var correct = 0.0
+            for b in DataLoader(test, batchSize: 1000) { correct += (model(b.inputs).argmax(axis: 1) .== b.targets).sum().to(.float64).item() }
+            return correct / Double(test.count)
+        }
+        // Inference: batch 256 in evaluation mode, images per second over the test set.
+        let inferBatches = Array(DataLoader(test, batchSize: 256, dropLast: true)).map(\.inputs)
+        var inferTimes: [Double] = []
+        for _ in 0..<3 {
+            let t0 = now()
+            withoutGrad { for x in inferBatches { _ = model(x) } }
+            inferTimes.append(now() - t0)
+        }
+        inferTimes.sort()
+        // The median (of an even count, the mean of the middle two, as Python's statistics.median).
+        let sorted = times.sorted()
+        let spe = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        emit(["bench": "fashion_cnn", "epochs": epochs, "epoch_times_sec": times.map(r3), "sec_per_epoch": r3(spe),
+              "samples_per_sec": (59904 / spe).rounded(), "test_accuracy": r3(acc),
+              "infer_images_per_sec": (Double(inferBatches.count * 256) / inferTimes[1]).rounded(),
+              "peak_rss_mib": r3(peakRSSMiB()), "gemm": String(cString: nabla_blas_description())])
+    } catch {
+        emit(["bench": "fashion_cnn", "skipped": "\(error)"])
+    }
+}
+
+// MARK: The CNN's pieces, one at a time (batch 128)
+
+if wants("conv2loop") {
+    // conv2 of the benchmark CNN, forward and backward, for about 5 s (for profilers).
+    let g = RandomGenerator(seed: 3)
+    let c2 = Conv2d(32, 64, kernelSize: [3], generator: g)
+    let p1 = Tensor.randomNormal([128, 32, 13, 13], generator: g).requiringGrad()
+    let gy = Tensor.randomNormal([128, 64, 11, 11], generator: g)
+    let t0 = now()
+    var n = 0
+    while now() - t0 < 5 { c2.zeroGrad(); c2(p1).backward(gy); n += 1 }
+    emit(["bench": "conv2loop", "ms_per_iter": r3((now() - t0) / Double(n) * 1e3)])
+}
+
+if wants("cnnops") {
+    let g = RandomGenerator(seed: 3)
+    let x1 = Tensor.randomUniform([128, 1, 28, 28], low: 0, high: 1, generator: g)
+    let c1 = Conv2d(1, 32, kernelSize: [3], generator: g), c2 = Conv2d(32, 64, kernelSize: [3], generator: g)
+    let h1 = Tensor.randomNormal([128, 32, 26, 26], generator: g)
+    let p1 = Tensor.randomNormal([128, 32, 13, 13], generator: g)
+    let h2 = Tensor.randomNormal([128, 64, 11, 11], generator: g)
+    func time(_ name: String, _ body: () -> Void) {
+        let t = measure(reps: 9, minTime: 0.3, body)
+        emit(["bench": "cnn_op", "op": name, "ms_median": r3(t.median * 1e3), "ms_min": r3(t.min * 1e3)])
+    }
+    do {
+        let model = benchCNN()
+        let opt = Adam(model.parameters(), lr: 1e-3)
+        let labels = Tensor((0..<128).map { Int64($0 % 10) })
+        var tf = 0.0, tb = 0.0, to = 0.0
+        var layerTimes = [Double](repeating: 0, count: model.count)
+        for i in 0..<40 {
+            let t0 = now()
+            var h = x1
+            for (k, layer) in model.layers.enumerated() { let s = now(); h = layer(h); if i >= 10 { layerTimes[k] += now() - s } }
+            let loss = Loss.crossEntropy(logits: h, classIndices: labels)
+            let t1 = now()
+            opt.zeroGrad(); loss.backward()
+            let t2 = now()
+            opt.step()
+            let t3 = now()
+            if i >= 10 { tf += t1 - t0; tb += t2 - t1; to += t3 - t2 }
+        }
+        emit(["bench": "cnn_step", "forward_ms": r3(tf / 30 * 1e3), "backward_ms": r3(tb / 30 * 1e3), "step_ms": r3(to / 30 * 1e3),
+              "layers_forward_ms": layerTimes.map { r3($0 / 30 * 1e3) }])
+    }
+    time("conv1 forward") { _ = withoutGrad { c1(x1) } }
+    time("conv1 forward+backward") { c1.zeroGrad(); c1(x1).sum().backward() }
+    time("conv2 forward") { _ = withoutGrad { c2(p1) } }
+    let p1g = p1.requiringGrad()
+    time("conv2 forward+backward") { c2.zeroGrad(); c2(p1g).sum().backward() }
+    time("relu 128x32x26x26") { _ = h1.relu() }
+    time("maxpool 128x32x26x26") { _ = withoutGrad { h1.maxPool2d(kernel: [2, 2]) } }
+    let h1g = h1.requiringGrad()
+    time("maxpool forward+backward 128x32x26x26") { h1g.maxPool2d(kernel: [2, 2]).sum().backward() }
+    time("maxpool 128x64x11x11") { _ = withoutGrad { h2.maxPool2d(kernel: [2, 2]) } }
 }
 
 // MARK: Checkpoint cost against the epoch count

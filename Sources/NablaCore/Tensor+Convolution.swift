@@ -55,8 +55,11 @@ public enum ConvPadding: Equatable, Sendable, ExpressibleByIntegerLiteral, Custo
 /// The size of a convolution's or pooling's output along one axis (PyTorch's formula), which
 /// may be ≤ 0 when the window does not fit.
 public func convOutputSize(input: Int, kernel: Int, stride: Int, padBefore: Int, padAfter: Int, dilation: Int = 1) -> Int {
-    let span = dilation * (kernel - 1) + 1
-    let room = input + padBefore + padAfter - span
+    // Saturating: sizes from a file must not trap on overflow (the caller rejects them).
+    let (scaled, o1) = dilation.multipliedReportingOverflow(by: kernel - 1)
+    let (padded, o2) = input.addingReportingOverflow(padBefore &+ padAfter)
+    if o1 || o2 { return o2 && !o1 ? Int.max : 0 }
+    let room = padded - scaled - 1
     return room < 0 ? 0 : room / stride + 1
 }
 

@@ -242,22 +242,23 @@ func poolingError(_ name: String, _ input: [Int], kernel: [Int], stride: [Int], 
     return nil
 }
 
-/// Max pooling over `[N, C, H, W]` windows, as PyTorch's `nn.MaxPool2d` (stride defaults to
-/// the kernel).
-public final class MaxPool2d: Module, @unchecked Sendable, InputValidating {
+/// The window of a 2-D pooling layer (kernel, stride, padding) and its checks: the common
+/// part of ``MaxPool2d`` and ``AvgPool2d``.
+open class Pool2dBase: Module, @unchecked Sendable, InputValidating {
     /// Window height and width.
     public let kernelSize: [Int]
     /// Step between windows.
     public let stride: [Int]
-    /// Implicit −∞ padding on each side.
+    /// Padding on each side (−∞ for max pooling, zeros for average pooling).
     public let padding: [Int]
 
-    /// A max-pooling layer; `stride` nil means the kernel size.
+    /// A pooling window; `stride` nil means the kernel size.
     public init(kernelSize: [Int], stride: [Int]? = nil, padding: [Int] = [0]) {
         self.kernelSize = spatial(kernelSize, 2)
         self.stride = spatial(stride ?? kernelSize, 2)
         self.padding = spatial(padding, 2)
-        nablaCheck(self.kernelSize.count == 2 && self.stride.count == 2 && self.padding.count == 2, "MaxPool2d: sizes need one or two values")
+        nablaCheck(self.kernelSize.count == 2 && self.stride.count == 2 && self.padding.count == 2,
+                   "\(Self.self): kernel, stride and padding need one or two values")
         super.init()
     }
 
@@ -269,24 +270,18 @@ public final class MaxPool2d: Module, @unchecked Sendable, InputValidating {
         guard input.rank == 4 else { return "\(displayName): expected input [N, C, H, W], got shape \(input.shape)" }
         return poolingError(displayName, input.shape, kernel: kernelSize, stride: stride, padding: padding)
     }
-
-    /// The pooled input.
-    public override func forward(_ input: Tensor) -> Tensor {
-        checkInput(input)
-        return input.maxPool2d(kernel: kernelSize, stride: stride, padding: padding)
-    }
 }
 
-/// Max pooling over `[N, C, L]` windows, as PyTorch's `nn.MaxPool1d`.
-public final class MaxPool1d: Module, @unchecked Sendable, InputValidating {
+/// The window of a 1-D pooling layer: the common part of ``MaxPool1d`` and ``AvgPool1d``.
+open class Pool1dBase: Module, @unchecked Sendable, InputValidating {
     /// Window length.
     public let kernelSize: Int
     /// Step between windows.
     public let stride: Int
-    /// Implicit −∞ padding on each side.
+    /// Padding on each side.
     public let padding: Int
 
-    /// A 1-D max-pooling layer; `stride` nil means the kernel size.
+    /// A 1-D pooling window; `stride` nil means the kernel size.
     public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
         self.kernelSize = kernelSize; self.stride = stride ?? kernelSize; self.padding = padding
         super.init()
@@ -300,7 +295,20 @@ public final class MaxPool1d: Module, @unchecked Sendable, InputValidating {
         guard input.rank == 3 else { return "\(displayName): expected input [N, C, L], got shape \(input.shape)" }
         return poolingError(displayName, input.shape, kernel: [kernelSize], stride: [stride], padding: [padding])
     }
+}
 
+/// Max pooling over `[N, C, H, W]` windows, as PyTorch's `nn.MaxPool2d` (stride defaults to
+/// the kernel, padding is −∞).
+public final class MaxPool2d: Pool2dBase, @unchecked Sendable {
+    /// The pooled input.
+    public override func forward(_ input: Tensor) -> Tensor {
+        checkInput(input)
+        return input.maxPool2d(kernel: kernelSize, stride: stride, padding: padding)
+    }
+}
+
+/// Max pooling over `[N, C, L]` windows, as PyTorch's `nn.MaxPool1d`.
+public final class MaxPool1d: Pool1dBase, @unchecked Sendable {
     /// The pooled input.
     public override func forward(_ input: Tensor) -> Tensor {
         checkInput(input)
@@ -310,33 +318,14 @@ public final class MaxPool1d: Module, @unchecked Sendable, InputValidating {
 
 /// Average pooling over `[N, C, H, W]` windows, as PyTorch's `nn.AvgPool2d` (padding counts
 /// in the divisor unless `countIncludePad` is false).
-public final class AvgPool2d: Module, @unchecked Sendable, InputValidating {
-    /// Window height and width.
-    public let kernelSize: [Int]
-    /// Step between windows.
-    public let stride: [Int]
-    /// Zero padding on each side.
-    public let padding: [Int]
+public final class AvgPool2d: Pool2dBase, @unchecked Sendable {
     /// Whether padded positions count in each window's divisor.
     public let countIncludePad: Bool
 
     /// An average-pooling layer; `stride` nil means the kernel size.
     public init(kernelSize: [Int], stride: [Int]? = nil, padding: [Int] = [0], countIncludePad: Bool = true) {
-        self.kernelSize = spatial(kernelSize, 2)
-        self.stride = spatial(stride ?? kernelSize, 2)
-        self.padding = spatial(padding, 2)
         self.countIncludePad = countIncludePad
-        nablaCheck(self.kernelSize.count == 2 && self.stride.count == 2 && self.padding.count == 2, "AvgPool2d: sizes need one or two values")
-        super.init()
-    }
-
-    /// The layer's configuration for descriptions.
-    public override var configDescription: String { "kernel: \(kernelSize), stride: \(stride)" + (padding != [0, 0] ? ", padding: \(padding)" : "") }
-
-    /// Nil, or a message when the input is not `[N, C, H, W]` or the window does not fit.
-    public func validateInput(_ input: Tensor) -> String? {
-        guard input.rank == 4 else { return "\(displayName): expected input [N, C, H, W], got shape \(input.shape)" }
-        return poolingError(displayName, input.shape, kernel: kernelSize, stride: stride, padding: padding)
+        super.init(kernelSize: kernelSize, stride: stride, padding: padding)
     }
 
     /// The pooled input.
@@ -347,29 +336,7 @@ public final class AvgPool2d: Module, @unchecked Sendable, InputValidating {
 }
 
 /// Average pooling over `[N, C, L]` windows, as PyTorch's `nn.AvgPool1d`.
-public final class AvgPool1d: Module, @unchecked Sendable, InputValidating {
-    /// Window length.
-    public let kernelSize: Int
-    /// Step between windows.
-    public let stride: Int
-    /// Zero padding on each side.
-    public let padding: Int
-
-    /// A 1-D average-pooling layer; `stride` nil means the kernel size.
-    public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
-        self.kernelSize = kernelSize; self.stride = stride ?? kernelSize; self.padding = padding
-        super.init()
-    }
-
-    /// The layer's configuration for descriptions.
-    public override var configDescription: String { "kernel: \(kernelSize), stride: \(stride)" + (padding != 0 ? ", padding: \(padding)" : "") }
-
-    /// Nil, or a message when the input is not `[N, C, L]` or the window does not fit.
-    public func validateInput(_ input: Tensor) -> String? {
-        guard input.rank == 3 else { return "\(displayName): expected input [N, C, L], got shape \(input.shape)" }
-        return poolingError(displayName, input.shape, kernel: [kernelSize], stride: [stride], padding: [padding])
-    }
-
+public final class AvgPool1d: Pool1dBase, @unchecked Sendable {
     /// The pooled input.
     public override func forward(_ input: Tensor) -> Tensor {
         checkInput(input)

@@ -72,7 +72,8 @@ extension LayerRegistry {
                   outputShape: { shape, l in
                       try expectRank(shape, 3, "[C, H, W]")
                       let s = l.int("scale") ?? 2
-                      return [shape[0], shape[1] * s, shape[2] * s]
+                      try capped("scale", [s])
+                      return [shape[0], try fits(CheckedSize.product(shape[1], s)), try fits(CheckedSize.product(shape[2], s))]
                   },
                   build: { _, l, _ in Upsample(scale: l.int("scale") ?? 2, mode: UpsampleMode(rawValue: l.string("mode") ?? "nearest") ?? .nearest) }),
         LayerType("dropout2d", typeName: "Dropout2d", options: [.optional("p", .probability)],
@@ -191,12 +192,13 @@ extension LayerRegistry {
         if case .ints(let p)? = l.options["padding"], p.count != 1 && p.count != dims {
             throw ModelSpecError(message: "padding \(p) needs 1 or \(dims) values")
         }
+        if let p = l.sizes0("padding", count: dims) { try capped("padding", p) }
         let (pads, err) = padding(l, dims: dims).resolve(kernel: kernel, dilation: dilation, stride: stride)
         if let err { throw ModelSpecError(message: err) }
         var result = [out]
         for i in 0..<dims {
             let size = shape[1 + i]
-            guard size + pads[i].0 + pads[i].1 >= dilation[i] * (kernel[i] - 1) + 1 else {
+            guard try fits(CheckedSize.sum(size, pads[i].0 + pads[i].1)) >= dilation[i] * (kernel[i] - 1) + 1 else {
                 throw ModelSpecError(message: "kernel \(kernel) (dilation \(dilation)) is larger than the padded input \(Array(shape.dropFirst())) (padding \(padding(l, dims: dims)))")
             }
             result.append(convOutputSize(input: size, kernel: kernel[i], stride: stride[i], padBefore: pads[i].0, padAfter: pads[i].1, dilation: dilation[i]))
@@ -227,12 +229,15 @@ extension LayerRegistry {
         let dilation = try sized(l, "dilation", 2) ?? [1, 1]
         let pad = l.sizes0("padding", count: 2) ?? [0, 0], outPad = l.sizes0("output_padding", count: 2) ?? [0, 0]
         guard pad.count == 2, outPad.count == 2 else { throw ModelSpecError(message: "padding and output_padding need 1 or 2 values") }
+        try capped("padding", pad)
+        try capped("output_padding", outPad)
         var result = [out]
         for i in 0..<2 {
             guard outPad[i] < stride[i] || outPad[i] < dilation[i] else {
                 throw ModelSpecError(message: "output_padding \(outPad) must be smaller than stride \(stride) or dilation \(dilation)")
             }
-            let size = (shape[1 + i] - 1) * stride[i] - 2 * pad[i] + dilation[i] * (kernel[i] - 1) + outPad[i] + 1
+            let grown = try fits(CheckedSize.product(shape[1 + i] - 1, stride[i]))
+            let size = try fits(CheckedSize.sum(grown, dilation[i] * (kernel[i] - 1) + outPad[i] + 1)) - 2 * pad[i]
             guard size > 0 else { throw ModelSpecError(message: "input \(Array(shape.dropFirst())) gives an empty output (padding \(pad) too large)") }
             result.append(size)
         }
@@ -246,11 +251,12 @@ extension LayerRegistry {
         guard let pad = l.sizes0("padding", count: dims) ?? Optional(Array(repeating: 0, count: dims)), pad.count == dims else {
             throw ModelSpecError(message: "padding needs 1 or \(dims) values")
         }
+        try capped("padding", pad)
         var result = [shape[0]]
         for i in 0..<dims {
             guard pad[i] * 2 <= kernel[i] else { throw ModelSpecError(message: "padding \(pad) must be at most half the kernel \(kernel)") }
             let o = convOutputSize(input: shape[1 + i], kernel: kernel[i], stride: stride[i], padBefore: pad[i], padAfter: pad[i])
-            guard shape[1 + i] + 2 * pad[i] >= kernel[i], o >= 1 else {
+            guard try fits(CheckedSize.sum(shape[1 + i], 2 * pad[i])) >= kernel[i], o >= 1 else {
                 throw ModelSpecError(message: "kernel \(kernel) does not fit the input \(Array(shape.dropFirst())) (padding \(pad)): the pooled size reaches zero")
             }
             result.append(o)
@@ -262,6 +268,24 @@ extension LayerRegistry {
     static func sized(_ l: LayerSpec, _ name: String, _ dims: Int) throws -> [Int]? {
         guard let v = l.sizes(name, count: dims) else { return nil }
         guard v.count == dims else { throw ModelSpecError(message: "\(name) \(v) needs 1 or \(dims) values") }
+        try capped(name, v)
+        return v
+    }
+
+    /// The largest kernel, stride, dilation, padding or scale an architecture may give
+    /// (2²⁰): far beyond any real layer, and small enough that the shape arithmetic on
+    /// them cannot overflow.
+    static let maxWindow = 1 << 20
+
+    static func capped(_ name: String, _ values: [Int]) throws {
+        if let v = values.first(where: { $0 > maxWindow }) {
+            throw ModelSpecError(message: "\(name) \(v) is larger than \(maxWindow)")
+        }
+    }
+
+    /// `value`, or an error saying the sizes overflow.
+    static func fits(_ value: Int?) throws -> Int {
+        guard let v = value else { throw ModelSpecError(message: "the output size overflows 64 bits") }
         return v
     }
 }

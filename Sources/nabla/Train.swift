@@ -42,6 +42,9 @@ struct Train: ParsableCommand {
     @Option(help: "Training epochs.")
     var epochs: Int = 30
 
+    @Option(name: .customLong("lr-schedule"), help: ArgumentHelp("Learning-rate schedule over the epochs: constant, or cosine (annealed to 0 at the last epoch, PyTorch's CosineAnnealingLR with T_max = --epochs).", valueName: "name"))
+    var lrSchedule: String = "constant"
+
     @Option(help: "Examples per minibatch.")
     var batchSize: Int = 32
 
@@ -254,6 +257,16 @@ struct Train: ParsableCommand {
                 trainer.progress.message("checkpoint already has \(trainer.completedEpochs) epochs; nothing to train (raise --epochs)")
             }
         }
+        switch lrSchedule {
+        case "constant": break
+        case "cosine":
+            // Stepped once per epoch; a resumed run continues the curve where it stopped.
+            let scheduler = LRScheduler(opt, CosineAnnealingLR(tMax: epochs))
+            scheduler.setEpoch(trainer.completedEpochs)
+            trainer.scheduler = scheduler
+        default:
+            throw CLIError("--lr-schedule \(lrSchedule): unknown schedule; use constant or cosine")
+        }
         let save = self.save ?? resume   // a resumed run keeps its checkpoint up to date
         // Where the last complete checkpoint is, for the message after Ctrl-C.
         var lastSaved: (path: String, epoch: Int)? = resume.map { ($0, trainer.completedEpochs) }
@@ -274,7 +287,7 @@ struct Train: ParsableCommand {
             }
         }
         if !quiet {
-            trainer.progress.message("training \(spec.layers.filter { $0.type == "linear" }.count)-layer model (\(net.parameterCount) parameters) on \(train.name): \(train.count) training, \(validationSet?.count ?? 0) validation, \(test.count) test examples; GEMM: \(Backend.gemmPath.rawValue)")
+            trainer.progress.message("training \(weightLayerCount(spec.layers))-layer model (\(net.parameterCount) parameters) on \(train.name): \(train.count) training, \(validationSet?.count ?? 0) validation, \(test.count) test examples; GEMM: \(Backend.gemmPath.rawValue)")
         }
         let fitStart = Date()
         let epochsBefore = trainer.completedEpochs
@@ -350,4 +363,11 @@ func checkLabels(_ d: TensorDataset, _ info: ModelInfo) throws {
     for (i, v) in d.targets.doubles.enumerated() where v < 0 || v >= Double(bound) || v != v.rounded() {
         throw CLIError("\(d.name): label \(v) of example \(i) is outside the model's classes 0..<\(bound)")
     }
+}
+
+/// The depth of an architecture as people count it: its layers with weights (dense,
+/// maxout, convolution), inside residual blocks too.
+func weightLayerCount(_ layers: [LayerSpec]) -> Int {
+    let weighted: Set<String> = ["linear", "maxout", "conv1d", "conv2d", "conv_transpose2d"]
+    return layers.reduce(0) { $0 + (weighted.contains($1.type) ? 1 : 0) + weightLayerCount($1.layers("layers") ?? []) }
 }

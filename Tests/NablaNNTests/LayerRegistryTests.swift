@@ -7,20 +7,26 @@ final class LayerRegistryTests: XCTestCase {
         XCTAssertEqual(Set(LayerRegistry.types.map(\.name)).count, LayerRegistry.types.count)
         // Each entry, with its required options filled in, builds a module of the type it
         // declares, whose output has the shape its rule predicts (checked by running it).
+        let images: Set<String> = ["conv2d", "conv_transpose2d", "maxpool2d", "avgpool2d", "adaptive_avgpool2d", "upsample",
+                                   "batchnorm2d", "dropout2d", "groupnorm", "residual"]
+        let sequences: Set<String> = ["conv1d", "maxpool1d", "avgpool1d", "batchnorm1d"]
         for type in LayerRegistry.types {
             var options: [String: OptionValue] = [:]
             for o in type.options where o.isRequired {
                 switch o.kind {
                 case .positiveInteger: options[o.name] = 3
                 case .shape: options[o.name] = [2, 3]
+                case .sizes: options[o.name] = 2
+                case .layers: options[o.name] = .layers([LayerSpec("relu")])
                 default: XCTFail("\(type.name): no sample value for \(o.name)")
                 }
             }
-            let spec = ModelSpec(input: [6], layers: [LayerSpec(type.name, options)])
+            let input = images.contains(type.name) ? [6, 6, 6] : sequences.contains(type.name) ? [6, 6] : [6]
+            let spec = ModelSpec(input: input, layers: [LayerSpec(type.name, options)])
             let shape = try spec.outputShape()
             let model = try spec.build(generator: RandomGenerator(seed: 1))
             XCTAssertEqual(model.layers[0].typeName, type.typeName, type.name)
-            let out = withoutGrad { model.eval()(Tensor.randomNormal([2, 6], generator: RandomGenerator(seed: 2))) }
+            let out = withoutGrad { model.eval()(Tensor.randomNormal([2] + input, generator: RandomGenerator(seed: 2))) }
             XCTAssertEqual(out.shape, [2] + shape, type.name)
             XCTAssertEqual(try spec.parameterCount(), model.parameterCount, type.name)
         }

@@ -75,7 +75,7 @@ typedef enum {
 
 /// The active GEMM backend. On first use, reads NABLA_BLAS (builtin|openblas|accelerate);
 /// otherwise dlopens OpenBLAS (Linux) / Accelerate (macOS) and uses it, except on
-/// AVX-512 CPUs without Accelerate, where the built-in kernel measured faster.
+/// x86 CPUs with AVX-512 or AVX2 (without Accelerate), where the built-in kernel measured faster.
 nabla_blas_backend nabla_blas_active(void);
 /// Name of the active backend plus detail, e.g. "openblas (libopenblas.so.0)" or
 /// "builtin (avx512, 8x32)".

@@ -1,0 +1,59 @@
+import Foundation
+import XCTest
+
+/// Convolutional networks through the CLI: PyTorch CNNs (every convolution, pooling,
+/// normalisation and upsampling layer, a residual block, BatchNorm's int64 counter) run by
+/// `nabla predict --model --weights` with PyTorch's logits; `nabla summary` on a CNN.
+/// The fixtures come from Scripts/reference_cnn_predict.py (logits computed by PyTorch in
+/// float64 from the float32 weights).
+extension CLITests {
+    func testPredictRunsPyTorchCNNsWithTheSameLogits() throws {
+        for (name, shape) in [("pytorch-cnn", [5, 5]), ("pytorch-cnn1d", [5, 3])] {
+            let dir = repoRoot.appendingPathComponent("Tests/NablaCLITests/Fixtures/\(name)").path
+            let expected = try readNPY(dir + "/logits.npy")
+            XCTAssertEqual(expected.shape, shape, name)
+            let r = try nabla(["predict", "--model", dir + "/cnn.yaml", "--weights", dir + "/weights.safetensors",
+                               "--input", dir + "/x.npy", "--output", "\(name).npy"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let got = try readNPY(directory + "/\(name).npy")
+            XCTAssertEqual(got.shape, shape, name)
+            assertClose(got.values, expected.values, name)
+        }
+    }
+
+    func testSummaryOfACNNShowsShapesAndParameterCounts() throws {
+        let r = try nabla(["summary", "--model", repoRoot.appendingPathComponent("Tests/NablaCLITests/Fixtures/pytorch-cnn/cnn.yaml").path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // Conv2d(3, 8, 3): 8·3·9 + 8 = 224; the residual's inner conv without bias: 8·4·9 = 288.
+        XCTAssertTrue(r.stdout.contains("layers.0 (Conv2d)") && r.stdout.contains("[1, 8, 16, 16]") && r.stdout.contains("224"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("layers.5.layers.0 (Conv2d)") && r.stdout.contains("288"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("layers.15 (AdaptiveAvgPool2d)") && r.stdout.contains("[1, 12, 1, 1]"), r.stdout)
+        // The fixture's state dict holds 14,083 parameters (PyTorch's sum of numel over parameters).
+        XCTAssertTrue(r.stdout.contains("Total parameters: 14083"), r.stdout)
+    }
+
+    func testABadCNNArchitectureIsNamedByLayer() throws {
+        try write("input: [1, 8, 8]\nlayers:\n  - {type: conv2d, out: 4, kernel: 3}\n  - {type: maxpool2d, kernel: 2}\n  - {type: maxpool2d, kernel: 2}\n  - {type: maxpool2d, kernel: 2}\n", to: "bad.yaml")
+        let r = try nabla(["summary", "--model", "bad.yaml"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("layer 3 (maxpool2d): kernel [2, 2] does not fit the input [1, 1]"), r.stderr)
+        try write("input: [1, 8, 8]\nlayers:\n  - {type: conv2d, out: 4, kernel: 3, momentum: 0.1}\n", to: "bad2.yaml")
+        let s = try nabla(["summary", "--model", "bad2.yaml"])
+        XCTAssertNotEqual(s.status, 0)
+        XCTAssertTrue(s.stderr.contains("layer 0 (conv2d): unknown option 'momentum'"), s.stderr)
+    }
+}
+
+extension CLITests {
+    /// Every shipped architecture parses, infers its shapes and ends in 10 classes.
+    func testShippedArchitecturesAreValid() throws {
+        let dir = repoRoot.appendingPathComponent("Examples/models").path
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".yaml") }.sorted()
+        XCTAssertEqual(files, ["digits-cnn.yaml", "fashion-cnn.yaml", "resnet-small.yaml"])
+        for f in files {
+            let r = try nabla(["summary", "--model", dir + "/" + f])
+            XCTAssertEqual(r.status, 0, "\(f): \(r.stderr)")
+            XCTAssertTrue(r.stdout.contains("[1, 10]"), "\(f): \(r.stdout)")
+        }
+    }
+}
