@@ -57,3 +57,35 @@ extension CLITests {
         }
     }
 }
+
+extension CLITests {
+    /// `--lr-schedule cosine`: the rate of epoch e is base·(1 + cos(π·e/T))/2 with T the
+    /// epoch count (PyTorch's CosineAnnealingLR stepped per epoch): for T = 4 and base 1e-3,
+    /// 1e-3, 1e-3·(1 + √½)/2, 5e-4, 1e-3·(1 − √½)/2.
+    func testCosineScheduleSetsEachEpochsRate() throws {
+        let r = try nabla(["train", "--epochs", "4", "--lr-schedule", "cosine", "--history", "h.json", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/h.json"))
+        let rows = try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+        let rates = rows.compactMap { $0["lr"] as? Double }
+        let expected = [1e-3, 1e-3 * (1 + 0.5.squareRoot()) / 2, 5e-4, 1e-3 * (1 - 0.5.squareRoot()) / 2]
+        XCTAssertEqual(rates.count, 4)
+        for (a, b) in zip(rates, expected) { XCTAssertEqual(a, b, accuracy: 1e-12) }
+        let bad = try nabla(["train", "--epochs", "1", "--lr-schedule", "linear"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("--lr-schedule linear: unknown schedule; use constant or cosine"), bad.stderr)
+    }
+
+    /// A CNN trained and saved by `nabla train` is evaluated and used for prediction from its
+    /// file alone (the nested architecture and BatchNorm's buffers are in it).
+    func testACNNModelFileRoundTrips() throws {
+        let arch = repoRoot.appendingPathComponent("Examples/models/digits-cnn.yaml").path
+        let t = try nabla(["train", "--model", arch, "--epochs", "2", "--save", "cnn.safetensors", "--json", "--quiet"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        let trained = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(t.stdoutLines.last!.utf8)) as? [String: Any])
+        let e = try nabla(["evaluate", "--load", "cnn.safetensors", "--json"])
+        XCTAssertEqual(e.status, 0, e.stderr)
+        let evaluated = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(e.stdoutLines.last!.utf8)) as? [String: Any])
+        XCTAssertEqual(evaluated["test_accuracy"] as? Double, trained["test_accuracy"] as? Double)
+    }
+}
