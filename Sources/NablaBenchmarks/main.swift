@@ -344,6 +344,23 @@ if wants("cnnops") {
         emit(["bench": "cnn_step", "forward_ms": r3(tf / 30 * 1e3), "backward_ms": r3(tb / 30 * 1e3), "step_ms": r3(to / 30 * 1e3),
               "layers_forward_ms": layerTimes.map { r3($0 / 30 * 1e3) }])
     }
+    // The fraction of the GEMM's speed the convolutions reach: their multiply-adds (forward
+    // 1×, and 3× for forward + backward with the input gradient) over the time, against the
+    // built-in GEMM on a square 512 product in the same run.
+    do {
+        let n = 512
+        let a = Tensor.randomNormal([n, n], generator: g), b = Tensor.randomNormal([n, n], generator: g)
+        let t = measure(reps: 7, minTime: 0.3) { _ = withoutGrad { a.matmul(b) } }
+        let gemm = 2.0 * Double(n * n * n) / t.median / 1e9
+        let flops2 = 2.0 * 128 * 64 * 121 * 288          // conv2 forward: N·O·H'W'·(C·k·k) multiply-adds, ×2
+        let fwd = measure(reps: 9, minTime: 0.3) { _ = withoutGrad { c2(p1) } }
+        let p1g = p1.requiringGrad()
+        let up = Tensor.randomNormal([128, 64, 11, 11], generator: g)
+        let both = measure(reps: 9, minTime: 0.3) { c2.zeroGrad(); c2(p1g).backward(up) }
+        emit(["bench": "conv_gemm_fraction", "gemm512_gflops": r3(gemm), "conv2_forward_gflops": r3(flops2 / fwd.median / 1e9),
+              "conv2_forward_backward_gflops": r3(3 * flops2 / both.median / 1e9),
+              "forward_fraction": r3(flops2 / fwd.median / 1e9 / gemm), "forward_backward_fraction": r3(3 * flops2 / both.median / 1e9 / gemm)])
+    }
     time("conv1 forward") { _ = withoutGrad { c1(x1) } }
     time("conv1 forward+backward") { c1.zeroGrad(); c1(x1).sum().backward() }
     time("conv2 forward") { _ = withoutGrad { c2(p1) } }

@@ -88,7 +88,7 @@ extension LayerRegistry {
                       try checkFeatures(shape, l)
                       return shape
                   },
-                  parameterCount: { shape, l in (l.bool("affine") ?? true) ? 2 * shape[0] : 0 },
+                  parameterCount: { shape, l in (l.bool("affine") ?? true) ? CheckedSize.product(2, shape[0]) : 0 },
                   build: { shape, l, _ in
                       BatchNorm2d(shape[0], eps: l.double("eps") ?? 1e-5, momentum: l.double("momentum") ?? 0.1,
                                   affine: l.bool("affine") ?? true, trackRunningStats: l.bool("track_running_stats") ?? true)
@@ -101,7 +101,7 @@ extension LayerRegistry {
                       try checkFeatures(shape, l)
                       return shape
                   },
-                  parameterCount: { shape, l in (l.bool("affine") ?? true) ? 2 * shape[0] : 0 },
+                  parameterCount: { shape, l in (l.bool("affine") ?? true) ? CheckedSize.product(2, shape[0]) : 0 },
                   build: { shape, l, _ in
                       BatchNorm1d(shape[0], eps: l.double("eps") ?? 1e-5, momentum: l.double("momentum") ?? 0.1,
                                   affine: l.bool("affine") ?? true, trackRunningStats: l.bool("track_running_stats") ?? true)
@@ -131,7 +131,7 @@ extension LayerRegistry {
                       }
                       return shape
                   },
-                  parameterCount: { shape, l in (l.bool("affine") ?? true) ? 2 * shape[0] : 0 },
+                  parameterCount: { shape, l in (l.bool("affine") ?? true) ? CheckedSize.product(2, shape[0]) : 0 },
                   build: { shape, l, _ in GroupNorm(l.int("groups")!, shape[0], eps: l.double("eps") ?? 1e-5, affine: l.bool("affine") ?? true) }),
         LayerType("residual", typeName: "Residual", options: [.required("layers", .layers)],
                   outputShape: { shape, l in
