@@ -251,21 +251,20 @@ struct Train: ParsableCommand {
         let trainer = Trainer(model: net, optimizer: opt, loss: info.loss, seed: seed)
         trainer.earlyStoppingPatience = patience
         trainer.progress = ProgressReporter(style: quiet ? .silent : nil)
+        switch lrSchedule {
+        case "constant": break
+        case "cosine":
+            // Stepped once per epoch. Set before a checkpoint is restored, so that the restore
+            // puts the schedule at the checkpoint's epoch (and checks its base rate).
+            trainer.scheduler = LRScheduler(opt, CosineAnnealingLR(tMax: epochs))
+        default:
+            throw CLIError("--lr-schedule \(lrSchedule): unknown schedule; use constant or cosine")
+        }
         if let contents = restored, let path = resume {
             try Checkpoint.restore(trainer, from: contents, path: path)
             if trainer.completedEpochs >= epochs {
                 trainer.progress.message("checkpoint already has \(trainer.completedEpochs) epochs; nothing to train (raise --epochs)")
             }
-        }
-        switch lrSchedule {
-        case "constant": break
-        case "cosine":
-            // Stepped once per epoch; a resumed run continues the curve where it stopped.
-            let scheduler = LRScheduler(opt, CosineAnnealingLR(tMax: epochs))
-            scheduler.setEpoch(trainer.completedEpochs)
-            trainer.scheduler = scheduler
-        default:
-            throw CLIError("--lr-schedule \(lrSchedule): unknown schedule; use constant or cosine")
         }
         let save = self.save ?? resume   // a resumed run keeps its checkpoint up to date
         // Where the last complete checkpoint is, for the message after Ctrl-C.

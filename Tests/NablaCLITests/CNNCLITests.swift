@@ -89,3 +89,19 @@ extension CLITests {
         XCTAssertEqual(evaluated["test_accuracy"] as? Double, trained["test_accuracy"] as? Double)
     }
 }
+
+extension CLITests {
+    /// A resumed cosine run picks the schedule up at the checkpoint's epoch: 2 epochs, then
+    /// `--resume --epochs 4`, trains epochs 3 and 4 at the rates of epochs e = 2, 3 of a
+    /// 4-epoch curve: 1e-3·(1 + cos(π·e/4))/2 = 5e-4 and 1e-3·(1 − √½)/2.
+    func testCosineScheduleResumesAtTheCheckpointsEpoch() throws {
+        let first = try nabla(["train", "--epochs", "2", "--lr-schedule", "cosine", "--save", "m.safetensors", "--quiet"])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let resumed = try nabla(["train", "--resume", "m.safetensors", "--epochs", "4", "--lr-schedule", "cosine", "--quiet", "--history", "r.json"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        let rows = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/r.json"))) as? [[String: Any]])
+        let rates = rows.compactMap { $0["lr"] as? Double }.suffix(2)
+        XCTAssertEqual(Array(rates).count, 2)
+        for (a, b) in zip(rates, [5e-4, 1e-3 * (1 - 0.5.squareRoot()) / 2]) { XCTAssertEqual(a, b, accuracy: 1e-12) }
+    }
+}
