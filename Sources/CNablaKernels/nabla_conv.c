@@ -42,15 +42,14 @@ static void conv_dgemm(int ta, int tb, long M, long N, long K, double alpha, con
 
 
 // Max pooling of one plane with a 2×2 window and stride 2 (the common case), float32,
-// AVX2: eight (or four) outputs per step, each the first maximum of its window (a NaN
-// wins). A row's last step overlaps the one before when the width is not a multiple of
+// AVX2: eight (or four) outputs per step, each the first maximum of its window (or its
+// last NaN, as PyTorch). A row's last step overlaps the one before when the width is not a multiple of
 // the step (recomputing an output is harmless). Returns how many output columns per row
 // it did (all of them, or 0 when the rows are too narrow).
 #if defined(NABLA_X86)
-#define TAKE_Y8(x, yv) _mm256_andnot_ps(_mm256_cmp_ps(x, x, _CMP_UNORD_Q), \
-        _mm256_or_ps(_mm256_cmp_ps(yv, x, _CMP_GT_OQ), _mm256_cmp_ps(yv, yv, _CMP_UNORD_Q)))
-#define TAKE_Y4(x, yv) _mm_andnot_ps(_mm_cmp_ps(x, x, _CMP_UNORD_Q), \
-        _mm_or_ps(_mm_cmp_ps(yv, x, _CMP_GT_OQ), _mm_cmp_ps(yv, yv, _CMP_UNORD_Q)))
+// Take y when it is larger, or NaN (a later NaN replaces an earlier one, as in PyTorch).
+#define TAKE_Y8(x, yv) _mm256_or_ps(_mm256_cmp_ps(yv, x, _CMP_GT_OQ), _mm256_cmp_ps(yv, yv, _CMP_UNORD_Q))
+#define TAKE_Y4(x, yv) _mm_or_ps(_mm_cmp_ps(yv, x, _CMP_GT_OQ), _mm_cmp_ps(yv, yv, _CMP_UNORD_Q))
 NABLA_TARGET_AVX2 static long pool2_rows_avx2(const float *xp, long w, long oh, long ow, float *y, int64_t *idx) {
     if (ow < 4) return 0;
     const __m256i steps8 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);

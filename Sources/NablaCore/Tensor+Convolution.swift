@@ -113,6 +113,8 @@ extension Tensor {
         requireFloatingPoint("conv_transpose2d")
         nablaCheck(stride.count == 2 && padding.count == 2 && outputPadding.count == 2 && dilation.count == 2,
                    "conv_transpose2d: stride, padding, output padding and dilation need 2 values each")
+        nablaCheck(stride.allSatisfy { $0 >= 1 } && dilation.allSatisfy { $0 >= 1 } && padding.allSatisfy { $0 >= 0 },
+                   "conv_transpose2d: stride \(stride) and dilation \(dilation) must be positive, padding \(padding) non-negative")
         nablaCheck(groups >= 1 && shape[1] % groups == 0,
                    "conv_transpose2d: groups \(groups) do not divide the \(shape[1]) input channels")
         nablaCheck(weight.shape[0] == shape[1],

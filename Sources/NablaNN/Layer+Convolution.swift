@@ -190,6 +190,8 @@ public final class ConvTranspose2d: Module, @unchecked Sendable, InputValidating
         let k = spatial(kernelSize, 2)
         nablaCheck(inChannels >= 1 && outChannels >= 1 && k.count == 2 && k.allSatisfy { $0 >= 1 },
                    "ConvTranspose2d: channel counts and kernel sizes must be positive")
+        nablaCheck(stride.allSatisfy { $0 >= 1 } && dilation.allSatisfy { $0 >= 1 } && padding.allSatisfy { $0 >= 0 } && outputPadding.allSatisfy { $0 >= 0 },
+                   "ConvTranspose2d: stride \(stride) and dilation \(dilation) must be positive, padding \(padding) and output padding \(outputPadding) non-negative")
         nablaCheck(groups >= 1 && inChannels % groups == 0 && outChannels % groups == 0,
                    "ConvTranspose2d: groups \(groups) must divide the input channels \(inChannels) and the output channels \(outChannels)")
         self.inChannels = inChannels; self.outChannels = outChannels; self.kernelSize = k
@@ -259,6 +261,8 @@ open class Pool2dBase: Module, @unchecked Sendable, InputValidating {
         self.padding = spatial(padding, 2)
         nablaCheck(self.kernelSize.count == 2 && self.stride.count == 2 && self.padding.count == 2,
                    "\(Self.self): kernel, stride and padding need one or two values")
+        nablaCheck(self.kernelSize.allSatisfy { $0 >= 1 } && self.stride.allSatisfy { $0 >= 1 } && self.padding.allSatisfy { $0 >= 0 },
+                   "\(Self.self): kernel \(self.kernelSize) and stride \(self.stride) must be positive, padding \(self.padding) non-negative")
         super.init()
     }
 
@@ -284,6 +288,8 @@ open class Pool1dBase: Module, @unchecked Sendable, InputValidating {
     /// A 1-D pooling window; `stride` nil means the kernel size.
     public init(kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
         self.kernelSize = kernelSize; self.stride = stride ?? kernelSize; self.padding = padding
+        nablaCheck(kernelSize >= 1 && self.stride >= 1 && padding >= 0,
+                   "\(Self.self): kernel \(kernelSize) and stride \(self.stride) must be positive, padding \(padding) non-negative")
         super.init()
     }
 

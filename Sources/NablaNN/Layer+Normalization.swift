@@ -35,7 +35,7 @@ open class BatchNormBase: Module, @unchecked Sendable, InputValidating {
     public init(_ numFeatures: Int, eps: Double = 1e-5, momentum: Double? = 0.1, affine: Bool = true,
                 trackRunningStats: Bool = true, dtype: DType = .float32) {
         nablaCheck(numFeatures >= 1, "\(Self.self): number of features must be positive, got \(numFeatures)")
-        nablaCheck(eps > 0, "\(Self.self): eps must be positive, got \(eps)")
+        nablaCheck(eps >= 0, "\(Self.self): eps must be non-negative, got \(eps)")
         self.numFeatures = numFeatures; self.eps = eps; self.momentum = momentum
         weight = affine ? Tensor.ones([numFeatures], dtype: dtype).requiringGrad() : nil
         bias = affine ? Tensor.zeros([numFeatures], dtype: dtype).requiringGrad() : nil

@@ -64,7 +64,7 @@ extension LayerRegistry {
         LayerType("adaptive_avgpool2d", typeName: "AdaptiveAvgPool2d", options: [.required("out", .sizes)],
                   outputShape: { shape, l in
                       try expectRank(shape, 3, "[C, H, W]")
-                      return [shape[0]] + l.sizes("out", count: 2)!
+                      return [shape[0]] + (try sized(l, "out", 2)!)
                   },
                   build: { _, l, _ in AdaptiveAvgPool2d(l.sizes("out", count: 2)!) }),
         LayerType("upsample", typeName: "Upsample",
@@ -109,6 +109,7 @@ extension LayerRegistry {
         LayerType("layernorm", typeName: "LayerNorm",
                   options: [.optional("dims", .positiveInteger), .optional("eps", .number), .optional("elementwise_affine", .boolean)],
                   outputShape: { shape, l in
+                      if let eps = l.double("eps"), eps < 0 { throw ModelSpecError(message: "eps must be non-negative, got \(eps)") }
                       let d = l.int("dims") ?? 1
                       guard d <= shape.count else {
                           throw ModelSpecError(message: "dims \(d) is more than the \(shape.count) axes of an example (shape \(shape))")
@@ -125,6 +126,7 @@ extension LayerRegistry {
         LayerType("groupnorm", typeName: "GroupNorm",
                   options: [.required("groups", .positiveInteger), .optional("eps", .number), .optional("affine", .boolean)],
                   outputShape: { shape, l in
+                      if let eps = l.double("eps"), eps < 0 { throw ModelSpecError(message: "eps must be non-negative, got \(eps)") }
                       let g = l.int("groups")!
                       guard shape[0] % g == 0 else {
                           throw ModelSpecError(message: "groups \(g) do not divide the \(shape[0]) channels (input shape \(shape))")
@@ -162,6 +164,7 @@ extension LayerRegistry {
     }
 
     static func checkFeatures(_ shape: [Int], _ l: LayerSpec) throws {
+        if let eps = l.double("eps"), eps < 0 { throw ModelSpecError(message: "eps must be non-negative, got \(eps)") }
         if let declared = l.int("in"), declared != shape[0] {
             throw ModelSpecError(message: "declares in = \(declared) but the previous layer produces \(shape[0]) channels (shape \(shape))")
         }
@@ -224,7 +227,9 @@ extension LayerRegistry {
         guard c % groups == 0, out % groups == 0 else {
             throw ModelSpecError(message: "groups \(groups) must divide the input channels \(c) and the output channels \(out)")
         }
-        if case .string(let s)? = l.options["padding"] { throw ModelSpecError(message: "padding '\(s)' is not available for a transposed convolution; give sizes") }
+        for name in ["padding", "output_padding"] {
+            if case .string(let s)? = l.options[name] { throw ModelSpecError(message: "\(name) '\(s)' is not available for a transposed convolution; give sizes") }
+        }
         let kernel = try sized(l, "kernel", 2)!, stride = try sized(l, "stride", 2) ?? [1, 1]
         let dilation = try sized(l, "dilation", 2) ?? [1, 1]
         let pad = l.sizes0("padding", count: 2) ?? [0, 0], outPad = l.sizes0("output_padding", count: 2) ?? [0, 0]

@@ -178,7 +178,11 @@ public final class Trainer {
         nablaCheck(epochs >= 0 && batchSize > 0, "fit: epochs must be ≥ 0 and batch size > 0, got \(epochs) and \(batchSize)")
         nablaCheck(validation == nil || trainingStep.validate != nil,
                    "fit: step '\(trainingStep.name)' has no validation closure, so it cannot use validation data (pass validate: to TrainingStep.custom)")
-        let loader = DataLoader(train, batchSize: batchSize, shuffle: true, generator: shuffleGenerator)
+        // Batch normalisation cannot normalise a batch of one example per channel (PyTorch
+        // raises there): a trailing batch of one is dropped when the model has such a layer.
+        let hasBatchNorm = model.namedModules().contains { $0.module is BatchNormBase }
+        let loader = DataLoader(train, batchSize: batchSize, shuffle: true,
+                                dropLast: hasBatchNorm && batchSize > 1 && train.count % batchSize == 1, generator: shuffleGenerator)
         let run = trainingStep.train, updatesItself = trainingStep.updatesItself
         while completedEpochs < epochs {
             let epoch = completedEpochs + 1

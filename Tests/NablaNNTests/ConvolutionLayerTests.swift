@@ -113,6 +113,19 @@ final class ConvolutionLayerTests: XCTestCase {
                        "architecture: layer 0 (maxpool2d): the output size overflows 64 bits")
     }
 
+    func testMalformedOptionsAreErrorsNotTraps() {
+        func message(_ input: [Int], _ layers: [LayerSpec]) -> String {
+            do { _ = try ModelSpec(input: input, layers: layers).validated(); return "no error" } catch { return "\(error)" }
+        }
+        XCTAssertEqual(message([2, 8, 8], [LayerSpec("adaptive_avgpool2d", ["out": [1, 2, 3]])]),
+                       "architecture: layer 0 (adaptive_avgpool2d): out [1, 2, 3] needs 1 or 2 values")
+        XCTAssertEqual(message([2, 8, 8], [LayerSpec("batchnorm2d", ["eps": -1.0])]),
+                       "architecture: layer 0 (batchnorm2d): eps must be non-negative, got -1.0")
+        XCTAssertEqual(message([2, 8, 8], [LayerSpec("conv_transpose2d", ["out": 2, "kernel": 2, "output_padding": "same"])]),
+                       "architecture: layer 0 (conv_transpose2d): output_padding 'same' is not available for a transposed convolution; give sizes")
+        XCTAssertEqual(message([2, 8, 8], [LayerSpec("batchnorm2d", ["eps": 0])]), "no error")   // PyTorch accepts eps = 0
+    }
+
     func testResidualAddsItsInput() {
         let conv = Conv2d(2, 2, kernelSize: [3], padding: 1, generator: RandomGenerator(seed: 1))
         let block = Residual([conv])
@@ -165,7 +178,7 @@ final class ConvolutionLayerTests: XCTestCase {
     func testMaxPoolFloat32PathAgreesWithFloat64() {
         var values: [Double] = (0..<(2 * 4 * 34)).map { (i: Int) -> Double in Double((i * 7919) % 97) - 48 }
         values[5] = values[4]                         // a tie within one window
-        values[70] = .nan                             // a NaN
+        values[70] = .nan; values[71] = .nan          // two NaNs in one window: the last one is taken (PyTorch)
         for width in [34, 11, 16, 7] {
             let x64 = Tensor(Array(values[0..<(8 * width)]), shape: [1, 2, 4, width])
             let (y64, i64) = x64.maxPool2dWithIndices(kernel: [2, 2])

@@ -439,3 +439,20 @@ final class HardeningTrainingTests: XCTestCase {
         XCTAssertEqual(try p.prepare(img, for: [4], source: "i").shape, [2, 4])
     }
 }
+
+extension TrainerTests {
+    /// A model with batch normalisation trains on a set whose last batch would hold one
+    /// example (33 = 32 + 1): that batch is dropped instead of trapping in BatchNorm1d.
+    func testBatchNormSkipsATrailingBatchOfOne() throws {
+        let g = RandomGenerator(seed: 2)
+        let data = TensorDataset(inputs: Tensor.randomNormal([33, 4], generator: g),
+                                 targets: Tensor((0..<33).map { Int64($0 % 2) }), classCount: 2)
+        let model = Sequential { Linear(4, 8, generator: g); BatchNorm1d(8); ReLU(); Linear(8, 2, generator: g) }
+        let trainer = makeTrainer(model: model)
+        trainer.progress = ProgressReporter(style: .silent)
+        try trainer.fit(data, epochs: 2, batchSize: 32)
+        XCTAssertEqual(trainer.completedEpochs, 2)
+        // One batch of 32 per epoch: BatchNorm counted two.
+        XCTAssertEqual((model[1] as! BatchNorm1d).numBatchesTracked!.int64s, [2])
+    }
+}

@@ -197,7 +197,7 @@ typedef struct {
 } nabla_pool_geom;
 
 /// Max pooling; indices (may be NULL) get each maximum's position in its plane (iy·w + ix),
-/// the first maximum in a tie, a NaN if any.
+/// the first maximum in a tie, the last NaN if any (as PyTorch).
 void nabla_s_maxpool2d_forward(const nabla_pool_geom *g, const float *x, float *y, int64_t *indices);
 void nabla_d_maxpool2d_forward(const nabla_pool_geom *g, const double *x, double *y, int64_t *indices);
 /// gx = 0, then gx[plane, indices[i]] += gy[i].
