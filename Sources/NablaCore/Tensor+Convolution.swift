@@ -159,7 +159,7 @@ extension Tensor {
             }
             let gb: Tensor? = needB ? gy.sum(axes: [0, 2, 3]) : nil
             return [gx, gw, gb]
-        }.saving(x, w, x)
+        }.saving(x, if: needW, w, if: needX)
     }
 
     /// The geometry of a convolution of `input` [N, C, H, W] with `weight` [OC, C/g, kH, kW],

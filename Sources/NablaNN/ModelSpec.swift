@@ -322,13 +322,10 @@ public struct ModelSpec: Codable, Equatable, Sendable {
     /// The architecture's parameters are counted first: if they need more than `limits`
     /// allows, it throws a ``ResourceLimitError`` instead of allocating them.
     public func build(generator: RandomGenerator = .global, limits: ResourceLimits = .standard) throws -> Sequential {
-        let shapes = try validated()
-        let count = try parameterCount()
+        let count = try parameterCount()   // validates the architecture first
         try limits.check(bytes: CheckedSize.product(count, DType.float32.byteSize), for: "the architecture (\(count) parameters)")
         let spec = try checkedOptions()
-        let modules = ModelSpec.modules(of: spec.layers, input: input, generator: generator)
-        _ = shapes
-        return Sequential(modules)
+        return Sequential(ModelSpec.modules(of: spec.layers, input: input, generator: generator))
     }
 
     /// The layer table of ``Module/summary(inputShape:dtype:)``, computed from the
