@@ -33,6 +33,17 @@ void *nabla_scratch(int slot, size_t bytes);
 /// Slots in use: 0 and 1 by the GEMM's packing, 2 and 3 by column sums, this one by
 /// convolution's buffers (4, 5 and 6: a convolution calls the GEMM while holding them).
 #define NABLA_SCRATCH_CONV 4
+/// The recurrent scan's per-thread state buffers (it calls the GEMM while holding them).
+#define NABLA_SCRATCH_RNN 7
+
+// Recurrent cells on one batch row of H units (float32, vectorised; nabla_elementwise.c).
+void nabla_s_lstm_cell_fwd(float *g, const float *cp, float *c, float *h, long H);
+void nabla_s_lstm_cell_bwd(const float *a, const float *cp, const float *c, const float *dh, float *dc, float *d, long H);
+void nabla_s_gru_cell_fwd(const float *x, const float *gh, const float *b, const float *hp, float *a, float *h, long H);
+void nabla_s_gru_cell_bwd(const float *a, const float *hp, float *dh, float *dx, float *dg, long H);
+void nabla_s_tanh_rows(float *x, long n);
+void nabla_s_tanh_bw_rows(const float *y, const float *g, float *out, long n);
+void nabla_s_relu_bw_rows(const float *y, const float *g, float *out, long n);
 
 #define NABLA_LIKELY(x) __builtin_expect(!!(x), 1)
 #define NABLA_UNLIKELY(x) __builtin_expect(!!(x), 0)

@@ -77,7 +77,8 @@ open class Module: CustomStringConvertible, @unchecked Sendable {
         return out
     }
 
-    /// This module's own tensors (not its children's), with their property names.
+    /// This module's own tensors (not its children's), with their property names, then
+    /// its ``computedTensors``.
     func ownTensors() -> [(name: String, tensor: Tensor)] {
         var out: [(String, Tensor)] = []
         for (label, value) in Module.fields(of: self) {
@@ -85,8 +86,14 @@ open class Module: CustomStringConvertible, @unchecked Sendable {
                 if let t = v as? Tensor { out.append((name, t)) }
             }
         }
-        return out
+        return out + computedTensors
     }
+
+    /// Tensors whose names are computed rather than taken from a property, for a layer
+    /// whose number of parameters depends on its configuration (a recurrent layer's
+    /// `weight_ih_l0`, `weight_ih_l1_reverse`, …). Empty by default. A tensor listed here
+    /// must not also be stored where reflection finds it (a property, array or dictionary).
+    open var computedTensors: [(name: String, tensor: Tensor)] { [] }
 
     static func fields(of object: AnyObject) -> [(String, Any)] {
         var result: [(String, Any)] = []

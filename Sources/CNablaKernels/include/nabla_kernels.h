@@ -189,6 +189,48 @@ void nabla_s_conv2d_backward(const nabla_conv_geom *g, const float *x, const flo
 void nabla_d_conv2d_backward(const nabla_conv_geom *g, const double *x, const double *w, const double *gy,
                              double *gx, double *gw, double *gb);
 
+/// Recurrent layers: one direction of one layer over a time-major sequence.
+typedef enum {
+    NABLA_RNN_LSTM = 0,   // gates i, f, g, o (PyTorch's order)
+    NABLA_RNN_GRU = 1,    // gates r, z, n
+    NABLA_RNN_TANH = 2,
+    NABLA_RNN_RELU = 3,
+} nabla_rnn_kind;
+
+/// The geometry of a recurrent scan. G = 4 (LSTM), 3 (GRU) or 1 (RNN) gates of H units.
+///
+/// The packed state P is [S, B, H]: slots 0…T hold the hidden state before the first step
+/// and after each step (forward: slot t before step t, slot t+1 after it; reverse: slot T
+/// before the first step t = T-1, slot t after step t). For an LSTM slot T+1 holds the
+/// final cell state. With lengths, T more slots (from y_slot) hold the output sequence,
+/// zero at padded steps; without, the output is the state slots themselves.
+/// A row b with lengths[b] = L is padding at steps t ≥ L: its state passes through unchanged.
+typedef struct {
+    long T, B, H;
+    const int64_t *lengths;   // [B], each in 1…T, or NULL (every row has T steps)
+    int reverse;              // run t = T-1 … 0
+    int kind;                 // nabla_rnn_kind
+    long y_slot;              // first output slot when lengths is given
+} nabla_rnn_geom;
+
+/// Forward. gx [T, B, G·H]: the input projections with their biases (for a GRU only
+/// b_ih; b_hh is bhh, [3H], or NULL). whh [G·H, H]. h0, c0 [B, H] or NULL (zeros).
+/// Writes P (see the geometry), cs [T+1, B, H] (LSTM cell states by slot; NULL otherwise)
+/// and acts [T, B, 4H] (LSTM: i, f, g, o; GRU: r, z, n, W_hn·h + b_hn; NULL for RNN).
+void nabla_s_rnn_forward(const nabla_rnn_geom *g, const float *gx, const float *whh, const float *bhh,
+                         const float *h0, const float *c0, float *P, float *cs, float *acts);
+void nabla_d_rnn_forward(const nabla_rnn_geom *g, const double *gx, const double *whh, const double *bhh,
+                         const double *h0, const double *c0, double *P, double *cs, double *acts);
+/// Backward for the upstream gradient dP (shaped like P). Writes dgx [T, B, G·H] (zero at
+/// padded steps), dh0 and dc0 [B, H] (each may be NULL), dwhh [G·H, H] and, for a GRU, dbhh
+/// [3H] (may be NULL) using dgh [T, B, 3H] as work space (GRU only). Everything is overwritten.
+void nabla_s_rnn_backward(const nabla_rnn_geom *g, const float *whh, const float *P, const float *cs,
+                          const float *acts, const float *dP, float *dgx, float *dgh, float *dh0, float *dc0,
+                          float *dwhh, float *dbhh);
+void nabla_d_rnn_backward(const nabla_rnn_geom *g, const double *whh, const double *P, const double *cs,
+                          const double *acts, const double *dP, double *dgx, double *dgh, double *dh0, double *dc0,
+                          double *dwhh, double *dbhh);
+
 /// Pooling over `planes` independent [h, w] planes (N·C for NCHW).
 typedef struct {
     long planes, h, w, oh, ow;
