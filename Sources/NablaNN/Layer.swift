@@ -107,3 +107,6 @@ extension BatchNorm1d: UnaryLayer {}
 extension BatchNorm2d: UnaryLayer {}
 extension LayerNorm: UnaryLayer {}
 extension GroupNorm: UnaryLayer {}
+extension LSTM: UnaryLayer {}
+extension GRU: UnaryLayer {}
+extension RNN: UnaryLayer {}

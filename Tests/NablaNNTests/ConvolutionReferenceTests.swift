@@ -40,14 +40,14 @@ final class ConvolutionReferenceTests: XCTestCase {
         let ref = tensor(c, "y")
         XCTAssertEqual(y.shape, ref.shape, "\(name): output shape", file: file, line: line)
         guard y.shape == ref.shape else { return }
-        XCTAssertTrue(allClose(y, ref, rtol: tolerance, atol: tolerance), "\(name): output differs from PyTorch by \((y - ref).abs().max().item)", file: file, line: line)
+        XCTAssertTrue(allClose(y, ref, rtol: tolerance, atol: tolerance), "\(name): output differs from PyTorch by \((y - ref).abs().max().item())", file: file, line: line)
         (y * tensor(c, "gy")).sum().backward()
         let dx = x.grad!
-        XCTAssertTrue(allClose(dx, tensor(c, "dx"), rtol: tolerance, atol: tolerance), "\(name): input gradient differs by \((dx - tensor(c, "dx")).abs().max().item)", file: file, line: line)
+        XCTAssertTrue(allClose(dx, tensor(c, "dx"), rtol: tolerance, atol: tolerance), "\(name): input gradient differs by \((dx - tensor(c, "dx")).abs().max().item())", file: file, line: line)
         for (key, p) in layer.namedParameters() {
             guard c.tensors["d" + key] != nil else { continue }
             let g = p.grad!
-            XCTAssertTrue(allClose(g, tensor(c, "d" + key), rtol: tolerance, atol: tolerance), "\(name): gradient of \(key) differs by \((g - tensor(c, "d" + key)).abs().max().item)", file: file, line: line)
+            XCTAssertTrue(allClose(g, tensor(c, "d" + key), rtol: tolerance, atol: tolerance), "\(name): gradient of \(key) differs by \((g - tensor(c, "d" + key)).abs().max().item())", file: file, line: line)
         }
     }
 
