@@ -36,6 +36,17 @@ void *nabla_scratch(int slot, size_t bytes);
 /// The recurrent scan's per-thread state buffers (it calls the GEMM while holding them).
 #define NABLA_SCRATCH_RNN 7
 
+// GEMM with op(B) [K, N] packed once (built-in kernel, one thread): for a product repeated
+// with the same B, as a recurrent layer's W_hh at every step. Sizes are in elements.
+size_t nabla_s_packed_b_size(long K, long N);
+size_t nabla_d_packed_b_size(long K, long N);
+void nabla_s_pack_b(int transB, const float *B, long ldb, long K, long N, float *Bp);
+void nabla_d_pack_b(int transB, const double *B, long ldb, long K, long N, double *Bp);
+void nabla_s_gemm_prepacked(int transA, long M, long N, long K, float alpha, const float *A, long lda,
+                            const float *Bp, float beta, float *C, long ldc);
+void nabla_d_gemm_prepacked(int transA, long M, long N, long K, double alpha, const double *A, long lda,
+                            const double *Bp, double beta, double *C, long ldc);
+
 // Recurrent cells on one batch row of H units (float32, vectorised; nabla_elementwise.c).
 void nabla_s_lstm_cell_fwd(float *g, const float *cp, float *c, float *h, long H);
 void nabla_s_lstm_cell_bwd(const float *a, const float *cp, const float *c, const float *dh, float *dc, float *d, long H);

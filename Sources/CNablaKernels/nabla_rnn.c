@@ -5,6 +5,7 @@
 #include "nabla_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +71,9 @@ static void d_tanh_bw_row(const double *y, const double *g, double *out, long n)
 #define CT float
 #define CP s
 #define GEMM_IN rnn_sgemm_in
+#define GEMM_PRE nabla_s_gemm_prepacked
+#define PACK_B nabla_s_pack_b
+#define PACKED_B_SIZE nabla_s_packed_b_size
 #define GEMM_ALL nabla_sgemm
 #define CELL_LSTM_FWD nabla_s_lstm_cell_fwd
 #define CELL_LSTM_BWD nabla_s_lstm_cell_bwd
@@ -81,6 +85,9 @@ static void d_tanh_bw_row(const double *y, const double *g, double *out, long n)
 #undef CT
 #undef CP
 #undef GEMM_IN
+#undef GEMM_PRE
+#undef PACK_B
+#undef PACKED_B_SIZE
 #undef GEMM_ALL
 #undef CELL_LSTM_FWD
 #undef CELL_LSTM_BWD
@@ -92,6 +99,9 @@ static void d_tanh_bw_row(const double *y, const double *g, double *out, long n)
 #define CT double
 #define CP d
 #define GEMM_IN rnn_dgemm_in
+#define GEMM_PRE nabla_d_gemm_prepacked
+#define PACK_B nabla_d_pack_b
+#define PACKED_B_SIZE nabla_d_packed_b_size
 #define GEMM_ALL nabla_dgemm
 #define CELL_LSTM_FWD d_lstm_fwd
 #define CELL_LSTM_BWD d_lstm_bwd

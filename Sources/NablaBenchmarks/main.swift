@@ -2,7 +2,7 @@
 // kernels at 10 M elements, one training step of a tiny MLP, and an epoch of the
 // Fashion-MNIST MLP. Prints one JSON object per line; run in release mode:
 //
-//   swift run -c release NablaBenchmarks [gemm] [elementwise] [tiny] [mlp] [cnn] [checkpoint] [--quick]
+//   swift run -c release NablaBenchmarks [gemm] [elementwise] [tiny] [mlp] [cnn] [lstm] [lstmscale] [checkpoint] [--quick]
 //
 // Benchmarks/peers.py runs the same workloads in NumPy and PyTorch; compare ratios from
 // one session (see BENCHMARKS.md).
@@ -295,6 +295,130 @@ if wants("cnn") {
               "peak_rss_mib": r3(peakRSSMiB()), "gemm": String(cString: nabla_blas_description())])
     } catch {
         emit(["bench": "fashion_cnn", "skipped": "\(error)"])
+    }
+}
+
+// MARK: Recurrent networks
+
+/// The ../shared/bench/bench_lstm.py model: LSTM(28 → 128) over 28 rows of 28 pixels, the
+/// last step → Linear(128, 10).
+func benchLSTM() -> Sequential {
+    Sequential {
+        Reshape([28, 28]); LSTM(28, 128, batchFirst: true, output: .last); Linear(128, 10)
+    }
+}
+
+if wants("lstm") {
+    // Same protocol as shared/bench/bench_lstm.py: batch 128, Adam 1e-3, inputs in [0, 1], a
+    // fresh permutation per epoch, 468 full batches; 10 warm-up steps on a discarded model.
+    do {
+        let (train, test) = try Datasets.fashionMNIST()
+        let epochs = Int(ProcessInfo.processInfo.environment["NABLA_BENCH_EPOCHS"] ?? "") ?? (quick ? 1 : 2)
+        do {
+            let warmModel = benchLSTM()
+            let warmOpt = Adam(warmModel.parameters(), lr: 1e-3)
+            var warm = 0
+            for b in DataLoader(train, batchSize: 128, shuffle: true, dropLast: true, generator: RandomGenerator(seed: 1)) {
+                warmOpt.zeroGrad(); Loss.crossEntropy(logits: warmModel(b.inputs), classIndices: b.targets).backward(); warmOpt.step()
+                warm += 1; if warm == 10 { break }
+            }
+        }
+        let model = benchLSTM()
+        let opt = Adam(model.parameters(), lr: 1e-3)
+        let loader = DataLoader(train, batchSize: 128, shuffle: true, dropLast: true, generator: RandomGenerator(seed: 0))
+        var times: [Double] = [], accs: [Double] = []
+        func accuracy() -> Double {
+            model.eval()
+            defer { model.train() }
+            return withoutGrad { () -> Double in
+                var correct = 0.0
+                for b in DataLoader(test, batchSize: 1000) { correct += (model(b.inputs).argmax(axis: 1) .== b.targets).sum().to(.float64).item() }
+                return correct / Double(test.count)
+            }
+        }
+        for _ in 0..<epochs {
+            let t0 = now()
+            for b in loader {
+                opt.zeroGrad()
+                Loss.crossEntropy(logits: model(b.inputs), classIndices: b.targets).backward()
+                opt.step()
+            }
+            times.append(now() - t0)
+            accs.append(accuracy())
+        }
+        let sorted = times.sorted()
+        let spe = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        emit(["bench": "lstm_fmnist_rows", "epochs": epochs, "epoch_times_sec": times.map(r3), "sec_per_epoch": r3(spe),
+              "test_accuracy_per_epoch": accs.map(r3), "peak_rss_mib": r3(peakRSSMiB()),
+              "gemm": String(cString: nabla_blas_description())])
+    } catch {
+        emit(["bench": "lstm_fmnist_rows", "skipped": "\(error)"])
+    }
+}
+
+if wants("lstmops") {
+    // The LSTM benchmark's training step in pieces (batch 128): forward, backward, Adam.
+    let g = RandomGenerator(seed: 3)
+    let model = benchLSTM()
+    let opt = Adam(model.parameters(), lr: 1e-3)
+    let x = Tensor.randomUniform([128, 784], low: 0, high: 1, generator: g)
+    let labels = Tensor((0..<128).map { Int64($0 % 10) })
+    var tf = 0.0, tb = 0.0, to = 0.0
+    let n = 60
+    for i in 0..<(n + 5) {
+        let t0 = now()
+        opt.zeroGrad()
+        let loss = Loss.crossEntropy(logits: model(x), classIndices: labels)
+        let t1 = now()
+        loss.backward()
+        let t2 = now()
+        opt.step()
+        let t3 = now()
+        if i >= 5 { tf += t1 - t0; tb += t2 - t1; to += t3 - t2 }
+    }
+    emit(["bench": "lstm_step", "forward_ms": r3(tf / Double(n) * 1e3), "backward_ms": r3(tb / Double(n) * 1e3),
+          "adam_ms": r3(to / Double(n) * 1e3), "step_ms": r3((tf + tb + to) / Double(n) * 1e3)])
+    // The scan alone (the recurrence, without the input projection).
+    let gates = Tensor.randomNormal([28, 128, 512], generator: g).requiringGrad()
+    let whh = Tensor.randomNormal([512, 128], std: 0.05, generator: g).requiringGrad()
+    let fwd = measure(reps: 7, minTime: 0.3) { _ = withoutGrad { Tensor.recurrentScan(.lstm, gates: gates.detached(), hiddenWeight: whh.detached()) } }
+    let both = measure(reps: 7, minTime: 0.3) {
+        let r = Tensor.recurrentScan(.lstm, gates: gates, hiddenWeight: whh)
+        r.output.sum().backward()
+    }
+    emit(["bench": "lstm_scan", "forward_ms": r3(fwd.median * 1e3), "forward_backward_ms": r3(both.median * 1e3),
+          "gemm_gflop": r3(3 * 2 * 28 * 128 * 512 * 128 / 1e9)])
+}
+
+if wants("lstmscanloop") {
+    // The LSTM benchmark's scan alone, forward (or with NABLA_BENCH_BACKWARD=1 forward and
+    // backward), for about 5 s (for profilers).
+    let g = RandomGenerator(seed: 3)
+    let gates = Tensor.randomNormal([28, 128, 512], generator: g).requiringGrad()
+    let whh = Tensor.randomNormal([512, 128], std: 0.05, generator: g).requiringGrad()
+    let backward = ProcessInfo.processInfo.environment["NABLA_BENCH_BACKWARD"] == "1"
+    let t0 = now()
+    var n = 0
+    while now() - t0 < 5 {
+        if backward { Tensor.recurrentScan(.lstm, gates: gates, hiddenWeight: whh).output.sum().backward() }
+        else { _ = withoutGrad { Tensor.recurrentScan(.lstm, gates: gates.detached(), hiddenWeight: whh.detached()) } }
+        n += 1
+    }
+    emit(["bench": "lstmscanloop", "backward": backward, "ms_per_iter": r3((now() - t0) / Double(n) * 1e3)])
+}
+
+if wants("lstmscale") {
+    // One training step (forward, backward) of LSTM(64 → 128), batch 32, at T = 32, 128, 512:
+    // the cost per step of the sequence should not grow with T.
+    let g = RandomGenerator(seed: 4)
+    let lstm = LSTM(64, 128, batchFirst: true, generator: g)
+    for T in [32, 128, 512] {
+        let x = Tensor.randomNormal([32, T, 64], generator: g)
+        let t = measure(reps: 5, minTime: 0.3) {
+            lstm.zeroGrad()
+            lstm(x).output.sum().backward()
+        }
+        emit(["bench": "lstm_scaling", "T": T, "ms_per_step": r3(t.median * 1e3), "us_per_time_step": r3(t.median * 1e6 / Double(T))])
     }
 }
 

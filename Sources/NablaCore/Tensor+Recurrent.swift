@@ -55,6 +55,16 @@ extension Tensor {
     public static func recurrentScan(_ cell: RecurrentCell, gates: Tensor, hiddenWeight: Tensor, hiddenBias: Tensor? = nil,
                                      h0: Tensor? = nil, c0: Tensor? = nil, lengths: [Int]? = nil,
                                      reverse: Bool = false) -> (output: Tensor, h: Tensor, c: Tensor?) {
+        recurrentScan(cell, gates: gates, hiddenWeight: hiddenWeight, hiddenBias: hiddenBias, h0: h0, c0: c0,
+                      lengths: lengths, reverse: reverse, gatesAreScratch: false)
+    }
+
+    /// ``recurrentScan(_:gates:hiddenWeight:hiddenBias:h0:c0:lengths:reverse:)``; with
+    /// `gatesAreScratch` an LSTM overwrites `gates` with its activations instead of copying
+    /// them (for a caller that made `gates` itself and reads it no more).
+    package static func recurrentScan(_ cell: RecurrentCell, gates: Tensor, hiddenWeight: Tensor, hiddenBias: Tensor?,
+                                      h0: Tensor?, c0: Tensor?, lengths: [Int]?, reverse: Bool,
+                                      gatesAreScratch: Bool) -> (output: Tensor, h: Tensor, c: Tensor?) {
         gates.requireFloatingPoint("recurrentScan")
         nablaCheck(gates.rank == 3, "recurrentScan: gates must be [T, B, G·H], got shape \(gates.shape)")
         let T = gates.shape[0], B = gates.shape[1], G = cell.gateCount
@@ -94,7 +104,8 @@ extension Tensor {
         let h0d = h0?.contiguous().detached(), c0d = c0?.contiguous().detached()
         let P = Tensor(uninitializedShape: [slots, B, H], dtype: dtype)
         let cs = lstm ? Tensor(uninitializedShape: [T + 1, B, H], dtype: dtype) : nil
-        let acts = cell == .lstm || cell == .gru ? Tensor(uninitializedShape: [T, B, 4 * H], dtype: dtype) : nil
+        let reuse = gatesAreScratch && cell == .lstm && gates.isContiguous && gx.rootStorage === gates.rootStorage
+        let acts = reuse ? gx : cell == .lstm || cell == .gru ? Tensor(uninitializedShape: [T, B, 4 * H], dtype: dtype) : nil
         var g = nabla_rnn_geom()
         g.T = T; g.B = B; g.H = H; g.reverse = reverse ? 1 : 0; g.kind = cell.kernelKind; g.y_slot = ySlot
         func run(_ body: (UnsafePointer<Int64>?) -> Void) {

@@ -181,7 +181,7 @@ open class RecurrentLayer: Module, @unchecked Sendable, InputValidating {
                 let r = Tensor.recurrentScan(cell, gates: gates, hiddenWeight: whh, hiddenBias: cell == .gru ? bhh : nil,
                                              h0: h0?.narrow(axis: 0, start: k, length: 1).reshaped([B, H]),
                                              c0: c0?.narrow(axis: 0, start: k, length: 1).reshaped([B, H]),
-                                             lengths: lengths, reverse: d == 1)
+                                             lengths: lengths, reverse: d == 1, gatesAreScratch: true)
                 outs.append(r.output)
                 hs.append(r.h)
                 if let c = r.c { cs.append(c) }

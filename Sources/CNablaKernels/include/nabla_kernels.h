@@ -217,6 +217,7 @@ typedef struct {
 /// b_ih; b_hh is bhh, [3H], or NULL). whh [G·H, H]. h0, c0 [B, H] or NULL (zeros).
 /// Writes P (see the geometry), cs [T+1, B, H] (LSTM cell states by slot; NULL otherwise)
 /// and acts [T, B, 4H] (LSTM: i, f, g, o; GRU: r, z, n, W_hn·h + b_hn; NULL for RNN).
+/// For an LSTM acts may be gx itself (the gates are then overwritten in place).
 void nabla_s_rnn_forward(const nabla_rnn_geom *g, const float *gx, const float *whh, const float *bhh,
                          const float *h0, const float *c0, float *P, float *cs, float *acts);
 void nabla_d_rnn_forward(const nabla_rnn_geom *g, const double *gx, const double *whh, const double *bhh,
