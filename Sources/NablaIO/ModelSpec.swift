@@ -13,7 +13,10 @@ extension ModelSpec {
     ///
     /// Text longer than 1 MiB or nested more than 64 levels deep is rejected before parsing,
     /// and so are non-finite numbers (`p`, `alpha`), which could not be saved in a model file.
-    public static func parse(_ text: String, source: String = "<model>") throws -> ModelSpec {
+    ///
+    /// With `vocabulary`, options written as `V` (a character model's vocabulary size) become
+    /// that number before the options are checked.
+    public static func parse(_ text: String, source: String = "<model>", vocabulary: Int? = nil) throws -> ModelSpec {
         try ArchitectureText.check(text, source: source)
         try checkScalars(text, source: source)
         let spec: ModelSpec
@@ -33,7 +36,7 @@ extension ModelSpec {
             }
         }
         // Each layer's type and options, checked by its registry entry (unknown ones named).
-        return try spec.checkedOptions(source: source)
+        return try (vocabulary.map { spec.substitutingVocabulary($0) } ?? spec).checkedOptions(source: source)
     }
 
     /// Rejects scalars with a colon before they are decoded. YAML 1.1 reads `1:30` as a
@@ -61,14 +64,17 @@ extension ModelSpec {
     }
 
     /// Reads a YAML or JSON file.
-    public static func read(contentsOf path: String) throws -> ModelSpec {
+    ///
+    /// With `vocabulary`, options written as `V` (a character model's vocabulary size) become
+    /// that number before the architecture is checked.
+    public static func read(contentsOf path: String, vocabulary: Int? = nil) throws -> ModelSpec {
         if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > ArchitectureText.maxBytes {
             throw ModelSpecError(message: "\(path): the architecture file is \(size) bytes long, more than the \(ArchitectureText.maxBytes)-byte limit")
         }
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw ModelSpecError(message: "\(path): cannot read the architecture file")
         }
-        let spec = try parse(text, source: path)
+        let spec = try parse(text, source: path, vocabulary: vocabulary)
         do { try spec.validated() } catch let e as ModelSpecError {
             throw ModelSpecError(message: e.message.replacingOccurrences(of: "architecture:", with: "\(path):"))
         }

@@ -204,8 +204,15 @@ open class RecurrentLayer: Module, @unchecked Sendable, InputValidating {
 
     /// The output sequence, or its last step (``output``).
     open override func forward(_ input: Tensor) -> Tensor {
-        let y = run(input).output
+        let r = run(input)
+        let y = r.output
         guard output == .last else { return y }
+        if directions == 1 {
+            // One direction: the last output is the top layer's final state (the same values,
+            // without gathering a step out of the whole output sequence).
+            let h = r.state.h.narrow(axis: 0, start: numLayers - 1, length: 1)
+            return input.rank == 2 ? h.reshaped([hiddenSize]) : h.reshaped([h.shape[1], hiddenSize])
+        }
         let timeAxis = input.rank == 2 ? 0 : (batchFirst ? 1 : 0)
         let T = y.shape[timeAxis]
         let last = y.narrow(axis: timeAxis, start: T - 1, length: 1)

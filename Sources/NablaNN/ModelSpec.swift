@@ -354,3 +354,35 @@ public struct ModelSpec: Codable, Equatable, Sendable {
         return summaryTable(title: "Sequential summary for input shape \([1] + input)", rows: rows, total: total, frozen: 0)
     }
 }
+
+extension ModelSpec {
+    /// The spec with every option written as `V` (as in `{type: linear, out: V}`) replaced by
+    /// `size`, in nested layers too: a character model's vocabulary size is known only once
+    /// its text is read.
+    public func substitutingVocabulary(_ size: Int) -> ModelSpec {
+        func fix(_ l: LayerSpec) -> LayerSpec {
+            var out = l
+            for (k, v) in l.options {
+                switch v {
+                case .string("V"): out.options[k] = .int(size)
+                case .layers(let inner): out.options[k] = .layers(inner.map(fix))
+                default: break
+                }
+            }
+            return out
+        }
+        return ModelSpec(input: input, layers: layers.map(fix))
+    }
+
+    /// Whether any option is the vocabulary placeholder `V`.
+    public var usesVocabularyPlaceholder: Bool {
+        func has(_ l: LayerSpec) -> Bool {
+            l.options.values.contains { v in
+                if case .string("V") = v { return true }
+                if case .layers(let inner) = v { return inner.contains(where: has) }
+                return false
+            }
+        }
+        return layers.contains(where: has)
+    }
+}

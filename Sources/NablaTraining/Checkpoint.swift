@@ -26,6 +26,13 @@ public struct ModelInfo: Sendable, Equatable {
     public var featureNames: [String]?
     /// The target column's name, when the data had one.
     public var targetName: String?
+    /// For a character language model: the characters it knows, by index (its classes).
+    public var vocabulary: [Unicode.Scalar]?
+    /// For a character language model: the sequence length it was trained on.
+    public var sequenceLength: Int?
+
+    /// Whether this is a character language model (outputs `[steps, vocabulary]`).
+    public var isLanguageModel: Bool { vocabulary != nil }
 
     /// Creates model info.
     public init(task: TaskKind, classCount: Int?, loss: TrainingLoss, preprocessing: Preprocessing, dataName: String,
@@ -127,6 +134,10 @@ public enum Checkpoint {
             meta["nabla.features"] = String(decoding: data, as: UTF8.self)
         }
         if let t = info.targetName { meta["nabla.target_name"] = t }
+        if let v = info.vocabulary, let data = try? JSONEncoder().encode(v.map { $0.value }) {
+            meta["nabla.vocabulary"] = String(decoding: data, as: UTF8.self)
+        }
+        if let l = info.sequenceLength { meta["nabla.sequence_length"] = String(l) }
         // The history first: a kill between the two leaves lines beyond the checkpoint's
         // epoch, which restore ignores, never a checkpoint whose history is missing epochs.
         try writeHistory(of: trainer, beside: path)
@@ -284,10 +295,23 @@ public enum Checkpoint {
             classes = v
         }
         let outShape = try contents.spec.outputShape()
-        guard outShape.count == 1 else {
+        var vocabulary: [Unicode.Scalar]?
+        if let s = m["nabla.vocabulary"] {
+            guard let codes = try? JSONDecoder().decode([UInt32].self, from: Data(s.utf8)), !codes.isEmpty,
+                  Set(codes).count == codes.count else {
+                throw invalid("nabla.vocabulary", s, "it must be a JSON array of distinct Unicode code points")
+            }
+            let scalars = codes.compactMap(Unicode.Scalar.init)
+            guard scalars.count == codes.count else { throw invalid("nabla.vocabulary", s, "it holds a number that is not a Unicode scalar") }
+            guard task == .classification, classes == scalars.count, outShape.last == scalars.count else {
+                throw invalid("nabla.vocabulary", s, "a character model of \(scalars.count) characters must classify into as many classes and end with \(scalars.count) outputs per step (it ends with \(outShape))")
+            }
+            vocabulary = scalars
+        }
+        guard outShape.count == 1 || vocabulary != nil else {
             throw ModelSpecError(message: "\(path): the architecture's output per example has shape \(outShape); a \(task.rawValue) model needs one axis (add a flatten layer)")
         }
-        let outputs = outShape[0]
+        let outputs = outShape.last!
         if task == .classification {
             guard let c = classes else { throw bad("nabla.classes") }
             let expected = loss == .bceLogits ? 1 : c
@@ -314,6 +338,11 @@ public enum Checkpoint {
             info.featureNames = names
         }
         info.targetName = m["nabla.target_name"]
+        info.vocabulary = vocabulary
+        if let s = m["nabla.sequence_length"] {
+            guard let v = Int(s), v >= 1 else { throw invalid("nabla.sequence_length", s, "it must be a positive integer") }
+            info.sequenceLength = v
+        }
         return info
     }
 

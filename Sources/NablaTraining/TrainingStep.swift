@@ -90,3 +90,26 @@ public struct TrainingStep {
         }
     }
 }
+
+extension TrainingStep {
+    /// Next-token prediction: `model` maps token indices `[B, T]` to logits `[B, T, V]`, the
+    /// targets are the next tokens `[B, T]`, and the loss is the mean cross-entropy over every
+    /// position (nats per token).
+    ///
+    /// It reports `bpc` (bits per token, the loss / ln 2) and `char_accuracy` (how often the
+    /// most likely next token is the right one).
+    public static func languageModel(_ model: Module) -> TrainingStep {
+        .loss("language-model") { batch in
+            let logits = model(batch.inputs)
+            nablaCheck(logits.rank == 3 && logits.shape[0] == batch.targets.shape[0] && logits.shape[1] == batch.targets.shape[1],
+                       "language model: the model's output \(logits.shape) is not [batch, steps, vocabulary] for targets \(batch.targets.shape)")
+            let n = logits.shape[0] * logits.shape[1], v = logits.shape[2]
+            let flat = logits.reshaped([n, v])
+            let targets = batch.targets.reshaped([n])
+            let loss = Loss.crossEntropy(logits: flat, classIndices: targets)
+            let correct = (flat.detached().argmax(axis: 1) .== targets.to(.int64)).sum().to(.float64).item()
+            return StepOutput(loss: loss, metrics: ["bpc": loss.item() / 0.6931471805599453, "char_accuracy": correct / Double(n)])
+        }
+    }
+}
+

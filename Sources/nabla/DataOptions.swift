@@ -4,7 +4,7 @@ import Nabla
 
 /// Options that choose a data set, shared by train and evaluate.
 struct DataOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Data set: digits (default), fashion-mnist, csv:PATH, or a synthetic one (\(Synthetic.names.joined(separator: ", "))).", valueName: "name"))
+    @Option(help: ArgumentHelp("Data set: digits (default), fashion-mnist, csv:PATH, text (the built-in corpus) or text:PATH (a character model), or a synthetic one (\(Synthetic.names.joined(separator: ", "))).", valueName: "name"))
     var data: String?
 
     @Option(help: ArgumentHelp("Directory holding the Fashion-MNIST IDX files.", valueName: "dir"))
@@ -79,8 +79,9 @@ struct ResourceOptions: ParsableArguments {
 /// or leaving the folder with `..`) is refused with a message saying how to pass it
 /// explicitly, so that handing `nabla evaluate` a stranger's model never reads other files.
 func suggestedData(_ stored: String, modelPath: String) throws -> String {
-    guard stored.hasPrefix("csv:") else { return stored.isEmpty ? "digits" : stored }
-    let path = String(stored.dropFirst(4))
+    let kind = stored.hasPrefix("csv:") ? "csv:" : stored.hasPrefix("text:") ? "text:" : nil
+    guard let kind else { return stored.isEmpty ? "digits" : stored }
+    let path = String(stored.dropFirst(kind.count))
     let parts = path.split(separator: "/", omittingEmptySubsequences: true)
     guard !path.hasPrefix("/"), !path.hasPrefix("~"), !parts.contains(".."), !path.isEmpty else {
         throw CLIError("\(modelPath): the model names its data as \(stored), outside the model file's folder; a model file cannot make nabla read that file, so pass --data yourself (--data overrides the stored name)")
@@ -92,7 +93,7 @@ func suggestedData(_ stored: String, modelPath: String) throws -> String {
     guard resolved.path.hasPrefix(prefix) else {
         throw CLIError("\(modelPath): the model names its data as \(stored), which leads outside the model file's folder through a symbolic link; a model file cannot make nabla read that file, so pass --data yourself")
     }
-    return "csv:" + resolved.path
+    return kind + resolved.path
 }
 
 /// The data name to store in a model file saved at `modelPath`: a CSV path relative to

@@ -28,7 +28,7 @@ struct NablaCommand: ParsableCommand {
           nabla info
         """,
         version: NablaVersion.string,
-        subcommands: [Train.self, Evaluate.self, Predict.self, Summary.self, Graph.self, Plot.self, Info.self],
+        subcommands: [Train.self, Evaluate.self, Predict.self, Generate.self, Summary.self, Graph.self, Plot.self, Info.self],
         defaultSubcommand: nil)
 }
 

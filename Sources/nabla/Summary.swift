@@ -31,6 +31,9 @@ struct Summary: ParsableCommand {
     @Option(help: "Activation of the MLP.")
     var activation: String = "relu"
 
+    @Option(help: ArgumentHelp("The vocabulary size V of a character model's architecture (default 100).", valueName: "n"))
+    var vocab: Int?
+
     func run() throws {
         let spec: ModelSpec
         if let load {
@@ -42,7 +45,12 @@ struct Summary: ParsableCommand {
             }
             spec = try ModelSpec.parse(json, source: "\(load) (architecture metadata)")
         } else if let model {
-            spec = try ModelSpec.read(contentsOf: model)
+            if let v = vocab, v < 1 { throw CLIError("--vocab must be positive, got \(v)") }
+            spec = try ModelSpec.read(contentsOf: model, vocabulary: vocab ?? 100)
+            if let text = try? String(contentsOfFile: model, encoding: .utf8), let other = try? ModelSpec.parse(text, source: model, vocabulary: 101),
+               other != (try? ModelSpec.parse(text, source: model, vocabulary: 100)) {
+                print("V (the vocabulary size, set by the text a model is trained on) taken as \(vocab ?? 100)\(vocab == nil ? "; --vocab sets it" : "")")
+            }
         } else {
             guard inputs > 0, outputs > 0 else { throw CLIError("--inputs and --outputs must be positive") }
             let sizes = try parseHiddenSizes(hidden)

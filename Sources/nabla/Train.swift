@@ -17,6 +17,7 @@ struct Train: ParsableCommand {
           nabla train --data csv:wine.csv --target quality --task regression --loss mse
           nabla train --model mlp.yaml --save model.safetensors
           nabla train --resume model.safetensors --epochs 20
+          nabla train --data text --model Examples/models/char-lstm.yaml --epochs 5 --save char.safetensors
         """)
 
     @OptionGroup var dataOptions: DataOptions
@@ -78,6 +79,12 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Write an HTML report (curves, confusion matrix, decision boundary, summary) with its SVGs into this folder.", valueName: "folder"))
     var report: String?
 
+    @Option(help: ArgumentHelp("Characters per training sequence for --data text (default 100, or the checkpoint's).", valueName: "n"))
+    var seqLen: Int?
+
+    @Option(help: ArgumentHelp("Clip the gradients' global norm to this value (default: none; 5 for --data text).", valueName: "norm"))
+    var clipNorm: Double?
+
     @Flag(help: "Print a final JSON object on the last line.")
     var json = false
 
@@ -92,6 +99,7 @@ struct Train: ParsableCommand {
         guard dropout >= 0 && dropout < 1 else { throw CLIError("--dropout must be in [0, 1), got \(dropout)") }
         if let v = validation { guard v >= 0 && v < 1 else { throw CLIError("--validation must be in [0, 1), got \(v)") } }
         if let p = patience { guard p > 0 else { throw CLIError("--patience must be positive, got \(p)") } }
+        if let c = clipNorm { guard c > 0 && c.isFinite else { throw CLIError("--clip-norm must be positive, got \(c)") } }
     }
 
     func makeOptimizer(_ params: [Tensor]) throws -> Optimizer {
@@ -167,6 +175,16 @@ struct Train: ParsableCommand {
         // The data: --data, else what the checkpoint suggests (only a safe relative path), else digits.
         let dataUsed = try dataOptions.data ?? storedInfo.map { try suggestedData($0.dataName, modelPath: resume!) } ?? "digits"
         try checkFiles(data: dataUsed)
+        if dataUsed == "text" || dataUsed.hasPrefix("text:") {
+            if let info = storedInfo, !info.isLanguageModel {
+                throw CLIError("\(resume!): this checkpoint is not a character model; it cannot be trained on text")
+            }
+            return try runText(dataUsed: dataUsed, limits: limits, restored: restored, storedInfo: storedInfo, split: split, started: started)
+        }
+        if let info = storedInfo, info.isLanguageModel {
+            throw CLIError("\(resume!): this checkpoint is a character model; train it on --data text or text:PATH")
+        }
+        if seqLen != nil { throw CLIError("--seq-len is for --data text or text:PATH") }
         var (train, test, scaling) = try dataOptions.load(seed: seed, defaultTask: defaultTask,
                                                           defaultData: dataUsed,
                                                           testFraction: split.testFraction, target: split.target, limits: limits)
@@ -249,6 +267,7 @@ struct Train: ParsableCommand {
 
         let opt = try makeOptimizer(net.parameters())
         let trainer = Trainer(model: net, optimizer: opt, loss: info.loss, seed: seed)
+        trainer.clipNorm = clipNorm
         trainer.earlyStoppingPatience = patience
         trainer.progress = ProgressReporter(style: quiet ? .silent : nil)
         switch lrSchedule {
