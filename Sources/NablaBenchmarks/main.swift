@@ -2,7 +2,7 @@
 // kernels at 10 M elements, one training step of a tiny MLP, and an epoch of the
 // Fashion-MNIST MLP. Prints one JSON object per line; run in release mode:
 //
-//   swift run -c release NablaBenchmarks [gemm] [elementwise] [tiny] [mlp] [cnn] [lstm] [lstmscale] [checkpoint] [--quick]
+//   swift run -c release NablaBenchmarks [gemm] [elementwise] [tiny] [mlp] [cnn] [lstm] [lstmscale] [charlm] [checkpoint] [--quick]
 //
 // Benchmarks/peers.py runs the same workloads in NumPy and PyTorch; compare ratios from
 // one session (see BENCHMARKS.md).
@@ -405,6 +405,60 @@ if wants("lstmscanloop") {
         n += 1
     }
     emit(["bench": "lstmscanloop", "backward": backward, "ms_per_iter": r3((now() - t0) / Double(n) * 1e3)])
+}
+
+if wants("charlm") {
+    // The character-LSTM race against Benchmarks/char_lstm.py (same data, split, vocabulary,
+    // model, optimizer, clipping, batch and evaluation protocol). Trains for
+    // NABLA_BENCH_SECONDS seconds (default 600), or until the validation loss reaches
+    // NABLA_BENCH_TARGET; prints (training seconds, validation loss) every 50 batches.
+    do {
+        let env = ProcessInfo.processInfo.environment
+        let budget = Double(env["NABLA_BENCH_SECONDS"] ?? "") ?? 600
+        let target = Double(env["NABLA_BENCH_TARGET"] ?? "")
+        guard let url = TextCorpus.builtinURL else { throw DataFileError(source: "jargon.txt.gz", message: "missing") }
+        let corpus = try TextCorpus(text: TextCorpus.readText(path: url.path), name: "jargon")
+        let V = corpus.vocabulary.count
+        let train = try corpus.examples(corpus.train, sequenceLength: 100, splitName: "training")
+        let validation = try corpus.examples(corpus.validation, sequenceLength: 100, splitName: "validation")
+        let model = Sequential { Embedding(V, 64); LSTM(64, 512, batchFirst: true); Linear(512, V) }
+        let opt = Adam(model.parameters(), lr: 2e-3)
+        let step = TrainingStep.languageModel(model)
+        func validationLoss() -> Double {
+            model.eval()
+            defer { model.train() }
+            return withoutGrad {
+                var total = 0.0
+                for b in DataLoader(validation, batchSize: 256) { total += (try! step.validate!(b)).loss.item() * Double(b.count) }
+                return total / Double(validation.count)
+            }
+        }
+        emit(["bench": "char_lstm", "fw": "nabla", "vocabulary": V, "train_sequences": train.count, "validation_sequences": validation.count])
+        let loader = DataLoader(train, batchSize: 64, shuffle: true, dropLast: true, generator: RandomGenerator(seed: 0))
+        var trained = 0.0, batches = 0, epoch = 0, done = false
+        while !done {
+            epoch += 1
+            for b in loader {
+                let t0 = now()
+                opt.zeroGrad()
+                let loss = try step.train(b).loss
+                loss.backward()
+                _ = clipGradNorm(model.parameters(), maxNorm: 5)
+                opt.step()
+                trained += now() - t0
+                batches += 1
+                if batches % 50 == 0 {
+                    let v = validationLoss()
+                    emit(["seconds": r3(trained), "batches": batches, "epoch": epoch, "train_loss": r3(loss.item()), "val_loss": (v * 1e4).rounded() / 1e4])
+                    if let target, v <= target { done = true; break }
+                }
+                if trained >= budget { done = true; break }
+            }
+        }
+        emit(["seconds": r3(trained), "batches": batches, "epoch": epoch, "val_loss": (validationLoss() * 1e4).rounded() / 1e4, "final": true])
+    } catch {
+        emit(["bench": "char_lstm", "skipped": "\(error)"])
+    }
 }
 
 if wants("lstmscale") {
