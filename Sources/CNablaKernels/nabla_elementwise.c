@@ -23,9 +23,9 @@ typedef struct {
     float (*maxv)(const float *x, long n);
     float (*minv)(const float *x, long n);
     void (*colsum)(const float *x, long rows, long cols, long ldx, double *acc, float *tmp);
-    void (*lstm_fwd)(float *g, const float *cp, float *c, float *h, long H);
+    void (*lstm_fwd)(float *g, const float *gb, const float *cp, float *c, float *h, long H);
     void (*lstm_bwd)(const float *a, const float *cp, const float *c, const float *dh, float *dc, float *d, long H);
-    void (*gru_fwd)(const float *x, const float *gh, const float *b, const float *hp, float *a, float *h, long H);
+    void (*gru_fwd)(const float *x, const float *xb, const float *gh, const float *b, const float *hp, float *a, float *h, long H);
     void (*gru_bwd)(const float *a, const float *hp, float *dh, float *dx, float *dg, long H);
 } ew_vtable;
 
@@ -644,12 +644,12 @@ void nabla_s_sum_rows(const float *x, float *out, long rows, long cols) {
 // ---------------------------------------------------------------------------------------
 // Recurrent cells (one batch row), for nabla_rnn.c
 // ---------------------------------------------------------------------------------------
-void nabla_s_lstm_cell_fwd(float *g, const float *cp, float *c, float *h, long H) { ew()->lstm_fwd(g, cp, c, h, H); }
+void nabla_s_lstm_cell_fwd(float *g, const float *gb, const float *cp, float *c, float *h, long H) { ew()->lstm_fwd(g, gb, cp, c, h, H); }
 void nabla_s_lstm_cell_bwd(const float *a, const float *cp, const float *c, const float *dh, float *dc, float *d, long H) {
     ew()->lstm_bwd(a, cp, c, dh, dc, d, H);
 }
-void nabla_s_gru_cell_fwd(const float *x, const float *gh, const float *b, const float *hp, float *a, float *h, long H) {
-    ew()->gru_fwd(x, gh, b, hp, a, h, H);
+void nabla_s_gru_cell_fwd(const float *x, const float *xb, const float *gh, const float *b, const float *hp, float *a, float *h, long H) {
+    ew()->gru_fwd(x, xb, gh, b, hp, a, h, H);
 }
 void nabla_s_gru_cell_bwd(const float *a, const float *hp, float *dh, float *dx, float *dg, long H) { ew()->gru_bwd(a, hp, dh, dx, dg, H); }
 void nabla_s_tanh_rows(float *x, long n) { ew()->unary(NABLA_UN_TANH, x, x, n); }

@@ -215,8 +215,25 @@ NABLA_TARGET_AVX2 static inline void tr8_avx2(__m256 r[8]) {
 // afterwards) or the buffer's slack.
 NABLA_TARGET_AVX2 static void s_pack_a_avx2(int transA, const float *A, long lda, long i0,
                                             long p0, long mc, long kc, int mr, float *Ap) {
-    if (transA || mr != 6) {
+    if (mr != 6) {
         s_pack_a(transA, A, lda, i0, p0, mc, kc, mr, Ap);
+        return;
+    }
+    if (transA) {
+        // op(A) = Aᵀ: a panel's 6 values for one k are contiguous. One 8-lane load and store
+        // per k: the 2 extra lanes read the same row (or, at its end, the next row, which
+        // exists for every k but the block's last, done in scalar) and are overwritten by the
+        // next k's store (the last k's land in the next panel, written afterwards, or the
+        // buffer's slack).
+        long full = mc / 6 * 6;
+        for (long ip = 0; ip < full; ip += 6) {
+            const float *src = A + p0 * lda + i0 + ip;
+            float *dst = Ap + ip * kc;
+            long k = 0;
+            for (; k + 1 < kc; k++) _mm256_storeu_ps(dst + k * 6, _mm256_loadu_ps(src + k * lda));
+            for (int r = 0; r < 6; r++) dst[k * 6 + r] = src[k * lda + r];
+        }
+        if (full < mc) s_pack_a(1, A, lda, i0 + full, p0, mc - full, kc, mr, Ap + full * kc);
         return;
     }
     long full = mc / 6 * 6;

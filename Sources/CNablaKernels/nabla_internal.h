@@ -48,9 +48,9 @@ void nabla_d_gemm_prepacked(int transA, long M, long N, long K, double alpha, co
                             const double *Bp, double beta, double *C, long ldc);
 
 // Recurrent cells on one batch row of H units (float32, vectorised; nabla_elementwise.c).
-void nabla_s_lstm_cell_fwd(float *g, const float *cp, float *c, float *h, long H);
+void nabla_s_lstm_cell_fwd(float *g, const float *gb, const float *cp, float *c, float *h, long H);
 void nabla_s_lstm_cell_bwd(const float *a, const float *cp, const float *c, const float *dh, float *dc, float *d, long H);
-void nabla_s_gru_cell_fwd(const float *x, const float *gh, const float *b, const float *hp, float *a, float *h, long H);
+void nabla_s_gru_cell_fwd(const float *x, const float *xb, const float *gh, const float *b, const float *hp, float *a, float *h, long H);
 void nabla_s_gru_cell_bwd(const float *a, const float *hp, float *dh, float *dx, float *dg, long H);
 void nabla_s_tanh_rows(float *x, long n);
 void nabla_s_tanh_bw_rows(const float *y, const float *g, float *out, long n);

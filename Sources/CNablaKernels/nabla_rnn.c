@@ -27,9 +27,10 @@ static void rnn_dgemm_in(int ta, int tb, long M, long N, long K, double alpha, c
 
 // float64 cells: plain scalar code (float64 is for gradient checks, not speed).
 static inline double d_sigmoid(double x) { return 1.0 / (1.0 + exp(-x)); }
-static void d_lstm_fwd(double *g, const double *cp, double *c, double *h, long H) {
+static void d_lstm_fwd(double *g, const double *gb, const double *cp, double *c, double *h, long H) {
     for (long j = 0; j < H; j++) {
-        double i = d_sigmoid(g[j]), f = d_sigmoid(g[H + j]), gg = tanh(g[2 * H + j]), o = d_sigmoid(g[3 * H + j]);
+        double i = d_sigmoid(g[j] + gb[j]), f = d_sigmoid(g[H + j] + gb[H + j]);
+        double gg = tanh(g[2 * H + j] + gb[2 * H + j]), o = d_sigmoid(g[3 * H + j] + gb[3 * H + j]);
         double cc = f * cp[j] + i * gg;
         g[j] = i; g[H + j] = f; g[2 * H + j] = gg; g[3 * H + j] = o;
         c[j] = cc; h[j] = o * tanh(cc);
@@ -46,10 +47,10 @@ static void d_lstm_bwd(const double *a, const double *cp, const double *c, const
         dc[j] = dct * f;
     }
 }
-static void d_gru_fwd(const double *x, const double *gh, const double *b, const double *hp, double *a, double *h, long H) {
+static void d_gru_fwd(const double *x, const double *xb, const double *gh, const double *b, const double *hp, double *a, double *h, long H) {
     for (long j = 0; j < H; j++) {
-        double r = d_sigmoid(x[j] + gh[j] + b[j]), z = d_sigmoid(x[H + j] + gh[H + j] + b[H + j]);
-        double m = gh[2 * H + j] + b[2 * H + j], n = tanh(x[2 * H + j] + r * m);
+        double r = d_sigmoid(x[j] + xb[j] + gh[j] + b[j]), z = d_sigmoid(x[H + j] + xb[H + j] + gh[H + j] + b[H + j]);
+        double m = gh[2 * H + j] + b[2 * H + j], n = tanh(x[2 * H + j] + xb[2 * H + j] + r * m);
         a[j] = r; a[H + j] = z; a[2 * H + j] = n; a[3 * H + j] = m;
         h[j] = n + z * (hp[j] - n);
     }

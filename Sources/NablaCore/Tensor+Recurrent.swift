@@ -36,10 +36,12 @@ extension Tensor {
     ///
     /// - Parameters:
     ///   - gates: `[T, B, G·H]`, the input projections of every step, computed beforehand as
-    ///     one matrix product: `x·W_ihᵀ + b_ih (+ b_hh for an LSTM or RNN)`. For a GRU b_hh
-    ///     is `hiddenBias`, because r multiplies it.
+    ///     one matrix product `x·W_ihᵀ`.
+    ///   - gateBias: `[G·H]`, added to the gates at every step inside the scan (nil: none):
+    ///     `b_ih + b_hh` for an LSTM or RNN, `b_ih` for a GRU. Its gradient is summed while
+    ///     the scan runs backwards, not in a separate pass over the sequence.
     ///   - hiddenWeight: `W_hh`, `[G·H, H]`.
-    ///   - hiddenBias: the GRU's `b_hh`, `[3H]` (nil: none). Other cells fold it into `gates`.
+    ///   - hiddenBias: the GRU's `b_hh`, `[3H]` (nil: none), kept apart because r multiplies it.
     ///   - h0, c0: the initial state, `[B, H]` each (nil: zeros). `c0` is for an LSTM only.
     ///   - lengths: each row's number of real steps, in 1…T (nil: all T). A row is padding
     ///     after its length: its state stops there, its outputs are 0 and padding changes no
@@ -52,17 +54,17 @@ extension Tensor {
     /// Each thread runs the whole sequence for its share of the batch, one GEMM per step for
     /// `W_hh·h` and one fused kernel for the cell; the backward pass runs the steps in
     /// reverse the same way and computes `dW_hh` as one GEMM over all steps.
-    public static func recurrentScan(_ cell: RecurrentCell, gates: Tensor, hiddenWeight: Tensor, hiddenBias: Tensor? = nil,
-                                     h0: Tensor? = nil, c0: Tensor? = nil, lengths: [Int]? = nil,
+    public static func recurrentScan(_ cell: RecurrentCell, gates: Tensor, gateBias: Tensor? = nil, hiddenWeight: Tensor,
+                                     hiddenBias: Tensor? = nil, h0: Tensor? = nil, c0: Tensor? = nil, lengths: [Int]? = nil,
                                      reverse: Bool = false) -> (output: Tensor, h: Tensor, c: Tensor?) {
-        recurrentScan(cell, gates: gates, hiddenWeight: hiddenWeight, hiddenBias: hiddenBias, h0: h0, c0: c0,
+        recurrentScan(cell, gates: gates, gateBias: gateBias, hiddenWeight: hiddenWeight, hiddenBias: hiddenBias, h0: h0, c0: c0,
                       lengths: lengths, reverse: reverse, gatesAreScratch: false)
     }
 
-    /// ``recurrentScan(_:gates:hiddenWeight:hiddenBias:h0:c0:lengths:reverse:)``; with
+    /// ``recurrentScan(_:gates:gateBias:hiddenWeight:hiddenBias:h0:c0:lengths:reverse:)``; with
     /// `gatesAreScratch` an LSTM overwrites `gates` with its activations instead of copying
     /// them (for a caller that made `gates` itself and reads it no more).
-    package static func recurrentScan(_ cell: RecurrentCell, gates: Tensor, hiddenWeight: Tensor, hiddenBias: Tensor?,
+    package static func recurrentScan(_ cell: RecurrentCell, gates: Tensor, gateBias: Tensor?, hiddenWeight: Tensor, hiddenBias: Tensor?,
                                       h0: Tensor?, c0: Tensor?, lengths: [Int]?, reverse: Bool,
                                       gatesAreScratch: Bool) -> (output: Tensor, h: Tensor, c: Tensor?) {
         gates.requireFloatingPoint("recurrentScan")
@@ -75,12 +77,13 @@ extension Tensor {
         nablaCheck(gates.shape[2] == G * H,
                    "recurrentScan: gates \(gates.shape) do not match the hidden weight \(hiddenWeight.shape) (\(G)·\(H) = \(G * H) per step)")
         let dtype = gates.dtype
-        for (name, t) in [("hidden weight", hiddenWeight), ("hidden bias", hiddenBias), ("h0", h0), ("c0", c0)] {
+        for (name, t) in [("hidden weight", hiddenWeight), ("gate bias", gateBias), ("hidden bias", hiddenBias), ("h0", h0), ("c0", c0)] {
             guard let t else { continue }
             nablaCheck(t.dtype == dtype, "recurrentScan: \(name) is \(t.dtype) but the gates are \(dtype)")
         }
+        if let b = gateBias { nablaCheck(b.shape == [G * H], "recurrentScan: the gate bias must be [\(G * H)], got \(b.shape)") }
         if let b = hiddenBias {
-            nablaCheck(cell == .gru, "recurrentScan: a separate hidden bias is for a GRU; fold it into the gates")
+            nablaCheck(cell == .gru, "recurrentScan: a separate hidden bias is for a GRU; add it to the gate bias")
             nablaCheck(b.shape == [G * H], "recurrentScan: the hidden bias must be [\(G * H)], got \(b.shape)")
         }
         if let h0 { nablaCheck(h0.shape == [B, H], "recurrentScan: h0 must be [\(B), \(H)], got \(h0.shape)") }
@@ -100,7 +103,7 @@ extension Tensor {
         let ySlot = T + 1 + (lstm ? 1 : 0)
         let slots = ySlot + (lengths64 == nil ? 0 : T)
         let gx = gates.contiguous().detached(), whh = hiddenWeight.contiguous().detached()
-        let bhh = hiddenBias?.contiguous().detached()
+        let bhh = hiddenBias?.contiguous().detached(), gb = gateBias?.contiguous().detached()
         let h0d = h0?.contiguous().detached(), c0d = c0?.contiguous().detached()
         let P = Tensor(uninitializedShape: [slots, B, H], dtype: dtype)
         let cs = lstm ? Tensor(uninitializedShape: [T + 1, B, H], dtype: dtype) : nil
@@ -114,22 +117,22 @@ extension Tensor {
         run { lp in
             g.lengths = lp
             if dtype == .float32 {
-                nabla_s_rnn_forward(&g, gx.pointer(Float.self), whh.pointer(Float.self), bhh?.pointer(Float.self),
+                nabla_s_rnn_forward(&g, gx.pointer(Float.self), gb?.pointer(Float.self), whh.pointer(Float.self), bhh?.pointer(Float.self),
                                     h0d?.pointer(Float.self), c0d?.pointer(Float.self), P.pointer(Float.self),
                                     cs?.pointer(Float.self), acts?.pointer(Float.self))
             } else {
-                nabla_d_rnn_forward(&g, gx.pointer(Double.self), whh.pointer(Double.self), bhh?.pointer(Double.self),
+                nabla_d_rnn_forward(&g, gx.pointer(Double.self), gb?.pointer(Double.self), whh.pointer(Double.self), bhh?.pointer(Double.self),
                                     h0d?.pointer(Double.self), c0d?.pointer(Double.self), P.pointer(Double.self),
                                     cs?.pointer(Double.self), acts?.pointer(Double.self))
             }
         }
         var inputs = [gates, hiddenWeight]
-        var slot: [Int] = [0, 1]   // position in `inputs` of: gates, whh, bhh, h0, c0 (-1: absent)
-        for t in [hiddenBias, h0, c0] {
+        var slot: [Int] = [0, 1]   // position in `inputs` of: gates, whh, bhh, h0, c0, gate bias (-1: absent)
+        for t in [hiddenBias, h0, c0, gateBias] {
             if let t { slot.append(inputs.count); inputs.append(t) } else { slot.append(-1) }
         }
         let needW = hiddenWeight.liveNode != nil, needB = hiddenBias?.liveNode != nil
-        let needH0 = h0?.liveNode != nil, needC0 = c0?.liveNode != nil
+        let needH0 = h0?.liveNode != nil, needC0 = c0?.liveNode != nil, needGB = gateBias?.liveNode != nil
         let recorded = record(P, op: lstm ? "LSTM" : cell == .gru ? "GRU" : "RNN", inputs: inputs) { dP in
             let dP = dP.to(dtype).contiguous()
             let dgx = Tensor(uninitializedShape: [T, B, G * H], dtype: dtype)
@@ -138,6 +141,7 @@ extension Tensor {
             let dbhh = needB ? Tensor(uninitializedShape: [G * H], dtype: dtype) : nil
             let dh0 = needH0 ? Tensor(uninitializedShape: [B, H], dtype: dtype) : nil
             let dc0 = needC0 ? Tensor(uninitializedShape: [B, H], dtype: dtype) : nil
+            let dgb = needGB ? Tensor(uninitializedShape: [G * H], dtype: dtype) : nil
             var g = g
             run { lp in
                 g.lengths = lp
@@ -145,12 +149,12 @@ extension Tensor {
                     nabla_s_rnn_backward(&g, whh.pointer(Float.self), P.pointer(Float.self), cs?.pointer(Float.self),
                                          acts?.pointer(Float.self), dP.pointer(Float.self), dgx.pointer(Float.self),
                                          dgh?.pointer(Float.self), dh0?.pointer(Float.self), dc0?.pointer(Float.self),
-                                         dwhh?.pointer(Float.self), dbhh?.pointer(Float.self))
+                                         dwhh?.pointer(Float.self), dbhh?.pointer(Float.self), dgb?.pointer(Float.self))
                 } else {
                     nabla_d_rnn_backward(&g, whh.pointer(Double.self), P.pointer(Double.self), cs?.pointer(Double.self),
                                          acts?.pointer(Double.self), dP.pointer(Double.self), dgx.pointer(Double.self),
                                          dgh?.pointer(Double.self), dh0?.pointer(Double.self), dc0?.pointer(Double.self),
-                                         dwhh?.pointer(Double.self), dbhh?.pointer(Double.self))
+                                         dwhh?.pointer(Double.self), dbhh?.pointer(Double.self), dgb?.pointer(Double.self))
                 }
             }
             var grads = [Tensor?](repeating: nil, count: inputs.count)
@@ -159,6 +163,7 @@ extension Tensor {
             if slot[2] >= 0 { grads[slot[2]] = dbhh }
             if slot[3] >= 0 { grads[slot[3]] = dh0 }
             if slot[4] >= 0 { grads[slot[4]] = dc0 }
+            if slot[5] >= 0 { grads[slot[5]] = dgb }
             return grads
         }.saving(whh)
         let output = lengths64 != nil ? recorded.narrow(axis: 0, start: ySlot, length: T)

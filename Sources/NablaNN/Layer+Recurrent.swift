@@ -173,12 +173,12 @@ open class RecurrentLayer: Module, @unchecked Sendable, InputValidating {
                 let suffix = "_l\(layer)" + (d == 1 ? "_reverse" : "")
                 let wih = parameter("weight_ih" + suffix), whh = parameter("weight_hh" + suffix)
                 let bih = hasBias ? parameter("bias_ih" + suffix) : nil, bhh = hasBias ? parameter("bias_hh" + suffix) : nil
-                let gates: Tensor
-                if cell == .gru { gates = x.linear(weight: wih, bias: bih) }
-                else if let bih, let bhh { gates = x.linear(weight: wih, bias: bih + bhh) }
-                else { gates = x.linear(weight: wih) }
+                // One product for every step's input projection; the biases are added inside the scan.
+                let gates = x.linear(weight: wih)
+                let gateBias: Tensor?
+                if cell == .gru { gateBias = bih } else if let bih, let bhh { gateBias = bih + bhh } else { gateBias = nil }
                 let k = layer * D + d
-                let r = Tensor.recurrentScan(cell, gates: gates, hiddenWeight: whh, hiddenBias: cell == .gru ? bhh : nil,
+                let r = Tensor.recurrentScan(cell, gates: gates, gateBias: gateBias, hiddenWeight: whh, hiddenBias: cell == .gru ? bhh : nil,
                                              h0: h0?.narrow(axis: 0, start: k, length: 1).reshaped([B, H]),
                                              c0: c0?.narrow(axis: 0, start: k, length: 1).reshaped([B, H]),
                                              lengths: lengths, reverse: d == 1, gatesAreScratch: true)
@@ -364,11 +364,10 @@ open class RecurrentCellLayer: Module, @unchecked Sendable {
             nablaCheck(s.shape == [B, H], "\(displayName): \(what) must be [\(B), \(H)], got \(t.shape)")
             return s
         }
-        let gates: Tensor
-        if cell == .gru { gates = xb.linear(weight: weight_ih, bias: bias_ih) }
-        else if let bi = bias_ih, let bh = bias_hh { gates = xb.linear(weight: weight_ih, bias: bi + bh) }
-        else { gates = xb.linear(weight: weight_ih) }
-        let r = Tensor.recurrentScan(cell, gates: gates.reshaped([1, B, cell.gateCount * H]), hiddenWeight: weight_hh,
+        let gates = xb.linear(weight: weight_ih)
+        let gateBias: Tensor?
+        if cell == .gru { gateBias = bias_ih } else if let bi = bias_ih, let bh = bias_hh { gateBias = bi + bh } else { gateBias = nil }
+        let r = Tensor.recurrentScan(cell, gates: gates.reshaped([1, B, cell.gateCount * H]), gateBias: gateBias, hiddenWeight: weight_hh,
                                      hiddenBias: cell == .gru ? bias_hh : nil, h0: state(h, "h"), c0: state(c, "c"))
         if unbatched { return (r.h.reshaped([H]), r.c?.reshaped([H])) }
         return (r.h, r.c)

@@ -213,24 +213,26 @@ typedef struct {
     long y_slot;              // first output slot when lengths is given
 } nabla_rnn_geom;
 
-/// Forward. gx [T, B, G·H]: the input projections with their biases (for a GRU only
-/// b_ih; b_hh is bhh, [3H], or NULL). whh [G·H, H]. h0, c0 [B, H] or NULL (zeros).
+/// Forward. gx [T, B, G·H]: the input projections; gb [G·H] (or NULL) a bias added to them
+/// at every step (b_ih + b_hh for an LSTM or RNN, b_ih for a GRU, whose b_hh is bhh, [3H],
+/// or NULL). whh [G·H, H]. h0, c0 [B, H] or NULL (zeros).
 /// Writes P (see the geometry), cs [T+1, B, H] (LSTM cell states by slot; NULL otherwise)
 /// and acts [T, B, 4H] (LSTM: i, f, g, o; GRU: r, z, n, W_hn·h + b_hn; NULL for RNN).
 /// For an LSTM acts may be gx itself (the gates are then overwritten in place).
-void nabla_s_rnn_forward(const nabla_rnn_geom *g, const float *gx, const float *whh, const float *bhh,
+void nabla_s_rnn_forward(const nabla_rnn_geom *g, const float *gx, const float *gb, const float *whh, const float *bhh,
                          const float *h0, const float *c0, float *P, float *cs, float *acts);
-void nabla_d_rnn_forward(const nabla_rnn_geom *g, const double *gx, const double *whh, const double *bhh,
+void nabla_d_rnn_forward(const nabla_rnn_geom *g, const double *gx, const double *gb, const double *whh, const double *bhh,
                          const double *h0, const double *c0, double *P, double *cs, double *acts);
 /// Backward for the upstream gradient dP (shaped like P). Writes dgx [T, B, G·H] (zero at
 /// padded steps), dh0 and dc0 [B, H] (each may be NULL), dwhh [G·H, H] and, for a GRU, dbhh
-/// [3H] (may be NULL) using dgh [T, B, 3H] as work space (GRU only). Everything is overwritten.
+/// [3H] (may be NULL) using dgh [T, B, 3H] as work space (GRU only), and dgb [G·H] (may be
+/// NULL), the gate bias's gradient (the column sums of dgx). Everything is overwritten.
 void nabla_s_rnn_backward(const nabla_rnn_geom *g, const float *whh, const float *P, const float *cs,
                           const float *acts, const float *dP, float *dgx, float *dgh, float *dh0, float *dc0,
-                          float *dwhh, float *dbhh);
+                          float *dwhh, float *dbhh, float *dgb);
 void nabla_d_rnn_backward(const nabla_rnn_geom *g, const double *whh, const double *P, const double *cs,
                           const double *acts, const double *dP, double *dgx, double *dgh, double *dh0, double *dc0,
-                          double *dwhh, double *dbhh);
+                          double *dwhh, double *dbhh, double *dgb);
 
 /// Pooling over `planes` independent [h, w] planes (N·C for NCHW).
 typedef struct {
