@@ -52,6 +52,8 @@ static inline float sc_round(float x) {  // |x| < 2^22
 #define VSUB(a, b) ((a) - (b))
 #define VMUL(a, b) ((a) * (b))
 #define VDIV(a, b) ((a) / (b))
+#define VRCP(a) (1.0f / (a))
+#define VRCP_STEPS 0
 #define VFMA(a, b, c) ((a) * (b) + (c))
 #define VSQRT(a) sqrtf(a)
 #define VABS(a) fabsf(a)
@@ -106,6 +108,8 @@ static inline float sc_round(float x) {  // |x| < 2^22
 #undef VSUB
 #undef VMUL
 #undef VDIV
+#undef VRCP
+#undef VRCP_STEPS
 #undef VFMA
 #undef VSQRT
 #undef VABS
@@ -155,6 +159,8 @@ static inline float sc_round(float x) {  // |x| < 2^22
 #define VSUB(a, b) _mm512_sub_ps((a), (b))
 #define VMUL(a, b) _mm512_mul_ps((a), (b))
 #define VDIV(a, b) _mm512_div_ps((a), (b))
+#define VRCP(a) _mm512_rcp14_ps(a)
+#define VRCP_STEPS 1
 #define VFMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
 #define VSQRT(a) _mm512_sqrt_ps(a)
 #define VABS(a) _mm512_abs_ps(a)
@@ -206,6 +212,8 @@ static inline float sc_round(float x) {  // |x| < 2^22
 #undef VSUB
 #undef VMUL
 #undef VDIV
+#undef VRCP
+#undef VRCP_STEPS
 #undef VFMA
 #undef VSQRT
 #undef VABS
@@ -259,6 +267,8 @@ static inline float sc_round(float x) {  // |x| < 2^22
 #define VSUB(a, b) _mm256_sub_ps((a), (b))
 #define VMUL(a, b) _mm256_mul_ps((a), (b))
 #define VDIV(a, b) _mm256_div_ps((a), (b))
+#define VRCP(a) _mm256_rcp_ps(a)
+#define VRCP_STEPS 1
 #define VFMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define VSQRT(a) _mm256_sqrt_ps(a)
 #define VABS(a) _mm256_and_ps((a), _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)))
@@ -317,6 +327,8 @@ static inline float sc_round(float x) {  // |x| < 2^22
 #define VSUB(a, b) vsubq_f32((a), (b))
 #define VMUL(a, b) vmulq_f32((a), (b))
 #define VDIV(a, b) vdivq_f32((a), (b))
+#define VRCP(a) vrecpeq_f32(a)
+#define VRCP_STEPS 2
 #define VFMA(a, b, c) vfmaq_f32((c), (a), (b))
 #define VSQRT(a) vsqrtq_f32(a)
 #define VABS(a) vabsq_f32(a)
