@@ -34,7 +34,8 @@ func measure(reps: Int = 7, minTime: Double = 0.2, _ body: () -> Void) -> (media
 
 func emit(_ o: [String: Any]) {
     let d = try! JSONSerialization.data(withJSONObject: o, options: [.sortedKeys])
-    print(String(data: d, encoding: .utf8)!)
+    // Written unbuffered: lines appear as they are measured, also when stdout is a file.
+    FileHandle.standardOutput.write(d + Data("\n".utf8))
 }
 
 func r3(_ x: Double) -> Double { (x * 1000).rounded() / 1000 }

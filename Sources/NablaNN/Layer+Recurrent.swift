@@ -376,7 +376,9 @@ open class RecurrentCellLayer: Module, @unchecked Sendable {
 
 /// One LSTM step (PyTorch's `nn.LSTMCell`): `(x, (h, c)) ↦ (h', c')`.
 public final class LSTMCell: RecurrentCellLayer, Layer, @unchecked Sendable {
+    /// The input and the state (nil: zeros).
     public typealias Input = (x: Tensor, state: (h: Tensor, c: Tensor)?)
+    /// The next state.
     public typealias Output = (h: Tensor, c: Tensor)
     /// A cell from `inputSize` features to `hiddenSize` units.
     public init(_ inputSize: Int, _ hiddenSize: Int, bias: Bool = true, dtype: DType = .float32, generator: RandomGenerator = .global) {
@@ -395,7 +397,9 @@ public final class LSTMCell: RecurrentCellLayer, Layer, @unchecked Sendable {
 
 /// One GRU step (PyTorch's `nn.GRUCell`): `(x, h) ↦ h'`.
 public final class GRUCell: RecurrentCellLayer, Layer, @unchecked Sendable {
+    /// The input and the state (nil: zeros).
     public typealias Input = (x: Tensor, h: Tensor?)
+    /// The next state.
     public typealias Output = Tensor
     /// A cell from `inputSize` features to `hiddenSize` units.
     public init(_ inputSize: Int, _ hiddenSize: Int, bias: Bool = true, dtype: DType = .float32, generator: RandomGenerator = .global) {
@@ -409,7 +413,9 @@ public final class GRUCell: RecurrentCellLayer, Layer, @unchecked Sendable {
 
 /// One Elman RNN step (PyTorch's `nn.RNNCell`): `(x, h) ↦ act(W_ih x + b_ih + W_hh h + b_hh)`.
 public final class RNNCell: RecurrentCellLayer, Layer, @unchecked Sendable {
+    /// The input and the state (nil: zeros).
     public typealias Input = (x: Tensor, h: Tensor?)
+    /// The next state.
     public typealias Output = Tensor
     /// A cell from `inputSize` features to `hiddenSize` units.
     public init(_ inputSize: Int, _ hiddenSize: Int, bias: Bool = true, nonlinearity: RNNNonlinearity = .tanh,

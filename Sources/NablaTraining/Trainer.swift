@@ -283,7 +283,7 @@ public final class Trainer {
     }
 
     /// Runs `validate` over `data` in evaluation mode without a graph and averages its reports.
-    static func evaluate<D: Dataset>(_ model: Module, _ data: D, batchSize: Int,
+    public static func evaluate<D: Dataset>(_ model: Module, _ data: D, batchSize: Int,
                                      _ validate: (Batch) throws -> StepOutput) throws -> Metrics {
         let wasTraining = model.isTraining
         model.eval()

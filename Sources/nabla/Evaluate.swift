@@ -35,6 +35,22 @@ struct Evaluate: ParsableCommand {
         guard FileManager.default.isReadableFile(atPath: load) else { throw CLIError("\(load): model file not found or not readable") }
         let contents = try ModelFile.load(load, limits: limits, keepExtraTensors: false)
         let info = try Checkpoint.info(from: contents, path: load)
+        if info.isLanguageModel {
+            // A character model: its loss on the test part of its text (or --data text:PATH).
+            let data = try dataOptions.data ?? suggestedData(info.dataName, modelPath: load)
+            guard data == "text" || data.hasPrefix("text:") else {
+                throw CLIError("\(load): a character model is evaluated on text; use --data text or text:PATH")
+            }
+            let corpus = try Train.loadCorpus(data, vocabulary: info.vocabulary, limits: limits)
+            let length = info.sequenceLength ?? contents.spec.input.first ?? 100
+            let test = try corpus.examples(corpus.test, sequenceLength: length, splitName: "test")
+            let m = try Trainer.evaluate(contents.model, test, batchSize: 256, TrainingStep.languageModel(contents.model).validate!)
+            let bpc = m.extra["bpc"] ?? m.loss / log(2)
+            print(String(format: "test loss %.4f nats/char (%.4f bits/char, next-character accuracy %.4f) on %d characters",
+                         m.loss, bpc, m.extra["char_accuracy"] ?? .nan, test.count * length))
+            if json { try printJSON(["test_loss": r6(m.loss), "test_bpc": r6(bpc), "test_characters": test.count * length]) }
+            return
+        }
         var (train, test, _) = try dataOptions.load(seed: seed ?? info.split.seed, defaultTask: info.task,
                                                     defaultData: dataOptions.data == nil ? try suggestedData(info.dataName, modelPath: load) : "digits",
                                                     testFraction: dataOptions.testFraction ?? info.split.testFraction,
