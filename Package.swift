@@ -47,6 +47,7 @@ let package = Package(
         .executableTarget(name: "ReadmeTinyGraph", dependencies: ["Nabla"], path: "Examples/ReadmeTinyGraph"),
         .executableTarget(name: "ReadmeGraphPicture", dependencies: ["Nabla"], path: "Examples/ReadmeGraphPicture"),
         .executableTarget(name: "ReadmeMLP", dependencies: ["Nabla"], path: "Examples/ReadmeMLP"),
+        .executableTarget(name: "ReadmeLSTM", dependencies: ["Nabla"], path: "Examples/ReadmeLSTM"),
         .testTarget(name: "NablaCoreTests", dependencies: ["NablaCore", "_NablaTestSupport"]),
         .testTarget(name: "NablaNNTests", dependencies: ["NablaNN", "_NablaTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NablaDataTests", dependencies: ["NablaData", "_NablaTestSupport"]),

@@ -61,16 +61,17 @@ struct Generate: ParsableCommand {
         let model = contents.model.eval()
         let runner = CharacterSampler(model: model, context: info.sequenceLength ?? contents.spec.input.first ?? 100)
         let generator = RandomGenerator(seed: seed)
-        var out = FileHandle.standardOutput
-        out.write(start)
+        // Unbuffered writes: each character appears as soon as it is drawn.
+        func show(_ text: String) { FileHandle.standardOutput.write(Data(text.utf8)) }
+        show(start)
         var logits = runner.feed(start.unicodeScalars.map { index[$0]! })
         for _ in 0..<length {
             let next = sample(logits, generator)
             let text = String(Character(vocabulary[next]))
-            out.write(text)
+            show(text)
             logits = runner.feed([next])
         }
-        out.write("\n")
+        show("\n")
     }
 
     /// Draws a character index from logits (temperature, top-k).
@@ -90,11 +91,6 @@ struct Generate: ParsableCommand {
         }
         return order.last!
     }
-}
-
-extension FileHandle: @retroactive TextOutputStream {
-    /// Writes text immediately (generated characters appear as they are drawn).
-    public func write(_ string: String) { write(Data(string.utf8)) }
 }
 
 /// Runs a character model one new character at a time.

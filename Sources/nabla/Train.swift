@@ -169,7 +169,6 @@ struct Train: ParsableCommand {
                               validationFraction: validation ?? storedInfo?.split.validationFraction ?? 0.1,
                               target: dataOptions.target ?? storedInfo?.split.target)
         let seed = split.seed
-        let validation = split.validationFraction
         Random.seed(seed)
         let defaultTask: TaskKind? = storedInfo?.task ?? loss.map { $0.isClassification ? .classification : .regression }
         // The data: --data, else what the checkpoint suggests (only a safe relative path), else digits.
@@ -285,51 +284,10 @@ struct Train: ParsableCommand {
                 trainer.progress.message("checkpoint already has \(trainer.completedEpochs) epochs; nothing to train (raise --epochs)")
             }
         }
-        let save = self.save ?? resume   // a resumed run keeps its checkpoint up to date
-        // Where the last complete checkpoint is, for the message after Ctrl-C.
-        var lastSaved: (path: String, epoch: Int)? = resume.map { ($0, trainer.completedEpochs) }
-        if let path = save {
-            let bestPath = Train.bestPath(for: path)
-            // A run killed in the middle of a save leaves its temporary file; this run owns the names now.
-            for p in [path, bestPath, Checkpoint.historyPath(for: path), Checkpoint.historyPath(for: bestPath)] {
-                removeStaleTemporaryFiles(for: p)
-            }
-            var best = trainer.bestValidationLoss   // after a resume: the best so far
-            trainer.onEpochEnd = { t, record in
-                try Checkpoint.save(t, spec: spec, info: info, to: path)
-                lastSaved = (path, t.completedEpochs)
-                if let v = record.validationLoss, v < best {
-                    best = v
-                    try Checkpoint.save(t, spec: spec, info: info, to: bestPath)
-                }
-            }
-        }
-        if !quiet {
-            trainer.progress.message("training \(weightLayerCount(spec.layers))-layer model (\(net.parameterCount) parameters) on \(train.name): \(train.count) training, \(validationSet?.count ?? 0) validation, \(test.count) test examples; GEMM: \(Backend.gemmPath.rawValue)")
-        }
-        let fitStart = Date()
+        let message = "training \(weightLayerCount(spec.layers))-layer model (\(net.parameterCount) parameters) on \(train.name): \(train.count) training, \(validationSet?.count ?? 0) validation, \(test.count) test examples; GEMM: \(Backend.gemmPath.rawValue)"
         let epochsBefore = trainer.completedEpochs
-        Interrupts.install()
-        trainer.shouldStop = { receivedStopSignal != 0 }
-        do {
-            try trainer.fit(train, validation: validationSet, epochs: epochs, batchSize: batchSize)
-        } catch let e as TrainingInterrupted {
-            Interrupts.restore()
-            if let path = history { try? trainer.history.write(to: path) }
-            let saved = lastSaved.map { "the last complete checkpoint is \($0.path) (epoch \($0.epoch)); continue with --resume \($0.path)" }
-                ?? "no checkpoint was written (--save keeps progress)"
-            FileHandle.standardError.write(Data("\ninterrupted by \(Interrupts.signalName) in epoch \(e.epoch); \(saved)\n".utf8))
-            Foundation.exit(128 + receivedStopSignal)
-        }
-        Interrupts.restore()
-        if receivedStopSignal != 0 {
-            // The signal came after the last step (during validation or the last save, which
-            // completed): the run is complete, but the user asked to stop, so say so and stop.
-            if let path = history { try? trainer.history.write(to: path) }
-            let saved = lastSaved.map { "; the last complete checkpoint is \($0.path) (epoch \($0.epoch))" } ?? ""
-            FileHandle.standardError.write(Data("\ninterrupted by \(Interrupts.signalName) after the last epoch\(saved)\n".utf8))
-            Foundation.exit(128 + receivedStopSignal)
-        }
+        let fitStart = Date()
+        try fitSavingCheckpoints(trainer, spec: spec, info: info, train: train, validation: validationSet, message: message)
         let fitSeconds = Date().timeIntervalSince(fitStart)
         if let path = history { try trainer.history.write(to: path) }
         let m = try trainer.evaluate(test)
@@ -388,4 +346,54 @@ func checkLabels(_ d: TensorDataset, _ info: ModelInfo) throws {
 func weightLayerCount(_ layers: [LayerSpec]) -> Int {
     let weighted: Set<String> = ["linear", "maxout", "conv1d", "conv2d", "conv_transpose2d"]
     return layers.reduce(0) { $0 + (weighted.contains($1.type) ? 1 : 0) + weightLayerCount($1.layers("layers") ?? []) }
+}
+
+extension Train {
+    /// Fits `trainer`, saving a checkpoint to `--save` (or the resumed one) after every
+    /// epoch and the best-validation one beside it, and handling Ctrl-C: an interrupted run
+    /// writes its history, says where the last complete checkpoint is and exits.
+    func fitSavingCheckpoints(_ trainer: Trainer, spec: ModelSpec, info: ModelInfo, train: TensorDataset,
+                              validation validationSet: TensorDataset?, message: String) throws {
+        let save = self.save ?? resume   // a resumed run keeps its checkpoint up to date
+        // Where the last complete checkpoint is, for the message after Ctrl-C.
+        var lastSaved: (path: String, epoch: Int)? = resume.map { ($0, trainer.completedEpochs) }
+        if let path = save {
+            let bestPath = Train.bestPath(for: path)
+            // A run killed in the middle of a save leaves its temporary file; this run owns the names now.
+            for p in [path, bestPath, Checkpoint.historyPath(for: path), Checkpoint.historyPath(for: bestPath)] {
+                removeStaleTemporaryFiles(for: p)
+            }
+            var best = trainer.bestValidationLoss   // after a resume: the best so far
+            trainer.onEpochEnd = { t, record in
+                try Checkpoint.save(t, spec: spec, info: info, to: path)
+                lastSaved = (path, t.completedEpochs)
+                if let v = record.validationLoss, v < best {
+                    best = v
+                    try Checkpoint.save(t, spec: spec, info: info, to: bestPath)
+                }
+            }
+        }
+        if !quiet { trainer.progress.message(message) }
+        Interrupts.install()
+        trainer.shouldStop = { receivedStopSignal != 0 }
+        do {
+            try trainer.fit(train, validation: validationSet, epochs: epochs, batchSize: batchSize)
+        } catch let e as TrainingInterrupted {
+            Interrupts.restore()
+            if let path = history { try? trainer.history.write(to: path) }
+            let saved = lastSaved.map { "the last complete checkpoint is \($0.path) (epoch \($0.epoch)); continue with --resume \($0.path)" }
+                ?? "no checkpoint was written (--save keeps progress)"
+            FileHandle.standardError.write(Data("\ninterrupted by \(Interrupts.signalName) in epoch \(e.epoch); \(saved)\n".utf8))
+            Foundation.exit(128 + receivedStopSignal)
+        }
+        Interrupts.restore()
+        if receivedStopSignal != 0 {
+            // The signal came after the last step (during validation or the last save, which
+            // completed): the run is complete, but the user asked to stop, so say so and stop.
+            if let path = history { try? trainer.history.write(to: path) }
+            let saved = lastSaved.map { "; the last complete checkpoint is \($0.path) (epoch \($0.epoch))" } ?? ""
+            FileHandle.standardError.write(Data("\ninterrupted by \(Interrupts.signalName) after the last epoch\(saved)\n".utf8))
+            Foundation.exit(128 + receivedStopSignal)
+        }
+    }
 }

@@ -91,43 +91,11 @@ extension Train {
         if let contents = restored, let path = resume {
             try Checkpoint.restore(trainer, from: contents, path: path)
         }
-        let save = self.save ?? resume
-        var lastSaved: (path: String, epoch: Int)? = resume.map { ($0, trainer.completedEpochs) }
-        if let path = save {
-            let bestPath = Train.bestPath(for: path)
-            for p in [path, bestPath, Checkpoint.historyPath(for: path), Checkpoint.historyPath(for: bestPath)] {
-                removeStaleTemporaryFiles(for: p)
-            }
-            var best = trainer.bestValidationLoss
-            trainer.onEpochEnd = { t, record in
-                try Checkpoint.save(t, spec: spec, info: info, to: path)
-                lastSaved = (path, t.completedEpochs)
-                if let v = record.validationLoss, v < best {
-                    best = v
-                    try Checkpoint.save(t, spec: spec, info: info, to: bestPath)
-                }
-            }
-        }
-        if !quiet {
-            var m = "training a character model (\(net.parameterCount) parameters) on \(corpus.name): \(V) characters, sequences of \(length); \(train.count) training, \(validationSet?.count ?? 0) validation, \(test.count) test sequences; loss in nats per character, bpc in bits"
-            if corpus.unknownDropped > 0 { m += "; \(corpus.unknownDropped) characters of the validation and test text are not in the training text and were dropped" }
-            trainer.progress.message(m)
-        }
-        let fitStart = Date()
+        var message = "training a character model (\(net.parameterCount) parameters) on \(corpus.name): \(V) characters, sequences of \(length); \(train.count) training, \(validationSet?.count ?? 0) validation, \(test.count) test sequences; loss in nats per character, bpc in bits"
+        if corpus.unknownDropped > 0 { message += "; \(corpus.unknownDropped) characters of the validation and test text are not in the training text and were dropped" }
         let epochsBefore = trainer.completedEpochs
-        Interrupts.install()
-        trainer.shouldStop = { receivedStopSignal != 0 }
-        do {
-            try trainer.fit(train, validation: validationSet, epochs: epochs, batchSize: batchSize)
-        } catch let e as TrainingInterrupted {
-            Interrupts.restore()
-            if let path = history { try? trainer.history.write(to: path) }
-            let saved = lastSaved.map { "the last complete checkpoint is \($0.path) (epoch \($0.epoch)); continue with --resume \($0.path)" }
-                ?? "no checkpoint was written (--save keeps progress)"
-            FileHandle.standardError.write(Data("\ninterrupted by \(Interrupts.signalName) in epoch \(e.epoch); \(saved)\n".utf8))
-            Foundation.exit(128 + receivedStopSignal)
-        }
-        Interrupts.restore()
+        let fitStart = Date()
+        try fitSavingCheckpoints(trainer, spec: spec, info: info, train: train, validation: validationSet, message: message)
         let fitSeconds = Date().timeIntervalSince(fitStart)
         if let path = history { try trainer.history.write(to: path) }
         let m = try trainer.evaluate(test)

@@ -91,7 +91,7 @@ final class ExamplesTests: XCTestCase {
             if current != nil, line == "```" { blocks.append(current!.joined(separator: "\n") + "\n"); current = nil; continue }
             current?.append(line)
         }
-        let examples = ["ReadmeTinyGraph", "ReadmeGraphPicture", "ReadmeMLP"]
+        let examples = ["ReadmeTinyGraph", "ReadmeGraphPicture", "ReadmeMLP", "ReadmeLSTM"]
         XCTAssertEqual(blocks.count, examples.count, "one example per Swift block of the README")
         for (block, name) in zip(blocks, examples) {
             let source = try String(contentsOf: root.appendingPathComponent("Examples/\(name)/main.swift"), encoding: .utf8)
@@ -108,5 +108,7 @@ final class ExamplesTests: XCTestCase {
         let n = numbers(lastLine(try run("ReadmeMLP")))
         XCTAssertEqual(n.count, 1)
         XCTAssertGreaterThan(n.first ?? 0, 0.9)
+        // The LSTM sample: the shapes its comments give, and zero outputs in the padding.
+        XCTAssertEqual(lastLine(try run("ReadmeLSTM")), "[3, 28, 128] [1, 3, 128] [3, 64] 0.0")
     }
 }
