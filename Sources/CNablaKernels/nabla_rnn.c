@@ -75,7 +75,6 @@ static void d_tanh_bw_row(const double *y, const double *g, double *out, long n)
 #define GEMM_PRE nabla_s_gemm_prepacked
 #define PACK_B nabla_s_pack_b
 #define PACKED_B_SIZE nabla_s_packed_b_size
-#define GEMM_ALL nabla_sgemm
 #define CELL_LSTM_FWD nabla_s_lstm_cell_fwd
 #define CELL_LSTM_BWD nabla_s_lstm_cell_bwd
 #define CELL_GRU_FWD nabla_s_gru_cell_fwd
@@ -89,7 +88,6 @@ static void d_tanh_bw_row(const double *y, const double *g, double *out, long n)
 #undef GEMM_PRE
 #undef PACK_B
 #undef PACKED_B_SIZE
-#undef GEMM_ALL
 #undef CELL_LSTM_FWD
 #undef CELL_LSTM_BWD
 #undef CELL_GRU_FWD
@@ -103,7 +101,6 @@ static void d_tanh_bw_row(const double *y, const double *g, double *out, long n)
 #define GEMM_PRE nabla_d_gemm_prepacked
 #define PACK_B nabla_d_pack_b
 #define PACKED_B_SIZE nabla_d_packed_b_size
-#define GEMM_ALL nabla_dgemm
 #define CELL_LSTM_FWD d_lstm_fwd
 #define CELL_LSTM_BWD d_lstm_bwd
 #define CELL_GRU_FWD d_gru_fwd

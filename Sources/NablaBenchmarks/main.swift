@@ -232,6 +232,44 @@ func benchCNN() -> Sequential {
     }
 }
 
+/// 10 warm-up steps of a fresh model (then discarded), as ../shared/bench's protocol.
+func warmUp(_ make: () -> Sequential, _ train: TensorDataset) {
+    let model = make()
+    let opt = Adam(model.parameters(), lr: 1e-3)
+    var warm = 0
+    for b in DataLoader(train, batchSize: 128, shuffle: true, dropLast: true, generator: RandomGenerator(seed: 1)) {
+        opt.zeroGrad(); Loss.crossEntropy(logits: model(b.inputs), classIndices: b.targets).backward(); opt.step()
+        warm += 1; if warm == 10 { break }
+    }
+}
+
+/// One epoch of classification training over `loader`; returns its seconds.
+func classifierEpoch(_ model: Module, _ opt: Optimizer, _ loader: DataLoader<TensorDataset>) -> Double {
+    let t0 = now()
+    for b in loader {
+        opt.zeroGrad()
+        Loss.crossEntropy(logits: model(b.inputs), classIndices: b.targets).backward()
+        opt.step()
+    }
+    return now() - t0
+}
+
+/// Test accuracy in evaluation mode (the model is left in evaluation mode).
+func testAccuracy(_ model: Module, _ test: TensorDataset) -> Double {
+    model.eval()
+    return withoutGrad { () -> Double in
+        var correct = 0.0
+        for b in DataLoader(test, batchSize: 1000) { correct += (model(b.inputs).argmax(axis: 1) .== b.targets).sum().to(.float64).item() }
+        return correct / Double(test.count)
+    }
+}
+
+/// The median (of an even count, the mean of the middle two, as Python's statistics.median).
+func median(_ xs: [Double]) -> Double {
+    let sorted = xs.sorted()
+    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+}
+
 func peakRSSMiB() -> Double {
     var usage = rusage()
     #if os(Linux)
@@ -250,34 +288,12 @@ if wants("cnn") {
     do {
         let (train, test) = try Datasets.fashionMNIST()
         let epochs = Int(ProcessInfo.processInfo.environment["NABLA_BENCH_EPOCHS"] ?? "") ?? (quick ? 1 : 2)
-        do {
-            let warmModel = benchCNN()
-            let warmOpt = Adam(warmModel.parameters(), lr: 1e-3)
-            var warm = 0
-            for b in DataLoader(train, batchSize: 128, shuffle: true, dropLast: true, generator: RandomGenerator(seed: 1)) {
-                warmOpt.zeroGrad(); Loss.crossEntropy(logits: warmModel(b.inputs), classIndices: b.targets).backward(); warmOpt.step()
-                warm += 1; if warm == 10 { break }
-            }
-        }
+        warmUp(benchCNN, train)
         let model = benchCNN()
         let opt = Adam(model.parameters(), lr: 1e-3)
         let loader = DataLoader(train, batchSize: 128, shuffle: true, dropLast: true, generator: RandomGenerator(seed: 0))
-        var times: [Double] = []
-        for _ in 0..<epochs {
-            let t0 = now()
-            for b in loader {
-                opt.zeroGrad()
-                Loss.crossEntropy(logits: model(b.inputs), classIndices: b.targets).backward()
-                opt.step()
-            }
-            times.append(now() - t0)
-        }
-        model.eval()
-        let acc = withoutGrad { () -> Double in
-            var correct = 0.0
-            for b in DataLoader(test, batchSize: 1000) { correct += (model(b.inputs).argmax(axis: 1) .== b.targets).sum().to(.float64).item() }
-            return correct / Double(test.count)
-        }
+        let times = (0..<epochs).map { _ in classifierEpoch(model, opt, loader) }
+        let acc = testAccuracy(model, test)
         // Inference: batch 256 in evaluation mode, images per second over the test set.
         let inferBatches = Array(DataLoader(test, batchSize: 256, dropLast: true)).map(\.inputs)
         var inferTimes: [Double] = []
@@ -287,9 +303,7 @@ if wants("cnn") {
             inferTimes.append(now() - t0)
         }
         inferTimes.sort()
-        // The median (of an even count, the mean of the middle two, as Python's statistics.median).
-        let sorted = times.sorted()
-        let spe = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        let spe = median(times)
         emit(["bench": "fashion_cnn", "epochs": epochs, "epoch_times_sec": times.map(r3), "sec_per_epoch": r3(spe),
               "samples_per_sec": (59904 / spe).rounded(), "test_accuracy": r3(acc),
               "infer_images_per_sec": (Double(inferBatches.count * 256) / inferTimes[1]).rounded(),
@@ -315,40 +329,17 @@ if wants("lstm") {
     do {
         let (train, test) = try Datasets.fashionMNIST()
         let epochs = Int(ProcessInfo.processInfo.environment["NABLA_BENCH_EPOCHS"] ?? "") ?? (quick ? 1 : 2)
-        do {
-            let warmModel = benchLSTM()
-            let warmOpt = Adam(warmModel.parameters(), lr: 1e-3)
-            var warm = 0
-            for b in DataLoader(train, batchSize: 128, shuffle: true, dropLast: true, generator: RandomGenerator(seed: 1)) {
-                warmOpt.zeroGrad(); Loss.crossEntropy(logits: warmModel(b.inputs), classIndices: b.targets).backward(); warmOpt.step()
-                warm += 1; if warm == 10 { break }
-            }
-        }
+        warmUp(benchLSTM, train)
         let model = benchLSTM()
         let opt = Adam(model.parameters(), lr: 1e-3)
         let loader = DataLoader(train, batchSize: 128, shuffle: true, dropLast: true, generator: RandomGenerator(seed: 0))
         var times: [Double] = [], accs: [Double] = []
-        func accuracy() -> Double {
-            model.eval()
-            defer { model.train() }
-            return withoutGrad { () -> Double in
-                var correct = 0.0
-                for b in DataLoader(test, batchSize: 1000) { correct += (model(b.inputs).argmax(axis: 1) .== b.targets).sum().to(.float64).item() }
-                return correct / Double(test.count)
-            }
-        }
         for _ in 0..<epochs {
-            let t0 = now()
-            for b in loader {
-                opt.zeroGrad()
-                Loss.crossEntropy(logits: model(b.inputs), classIndices: b.targets).backward()
-                opt.step()
-            }
-            times.append(now() - t0)
-            accs.append(accuracy())
+            times.append(classifierEpoch(model, opt, loader))
+            accs.append(testAccuracy(model, test))
+            model.train()
         }
-        let sorted = times.sorted()
-        let spe = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        let spe = median(times)
         emit(["bench": "lstm_fmnist_rows", "epochs": epochs, "epoch_times_sec": times.map(r3), "sec_per_epoch": r3(spe),
               "test_accuracy_per_epoch": accs.map(r3), "peak_rss_mib": r3(peakRSSMiB()),
               "gemm": String(cString: nabla_blas_description())])
@@ -425,12 +416,12 @@ if wants("charlm") {
         let model = Sequential { Embedding(V, 64); LSTM(64, 512, batchFirst: true); Linear(512, V) }
         let opt = Adam(model.parameters(), lr: 2e-3)
         let step = TrainingStep.languageModel(model)
-        func validationLoss() -> Double {
+        func validationLoss() throws -> Double {
             model.eval()
             defer { model.train() }
-            return withoutGrad {
+            return try withoutGrad {
                 var total = 0.0
-                for b in DataLoader(validation, batchSize: 256) { total += (try! step.validate!(b)).loss.item() * Double(b.count) }
+                for b in DataLoader(validation, batchSize: 256) { total += try step.validate!(b).loss.item() * Double(b.count) }
                 return total / Double(validation.count)
             }
         }
@@ -449,14 +440,14 @@ if wants("charlm") {
                 trained += now() - t0
                 batches += 1
                 if batches % 50 == 0 {
-                    let v = validationLoss()
+                    let v = try validationLoss()
                     emit(["seconds": r3(trained), "batches": batches, "epoch": epoch, "train_loss": r3(loss.item()), "val_loss": (v * 1e4).rounded() / 1e4])
                     if let target, v <= target { done = true; break }
                 }
                 if trained >= budget { done = true; break }
             }
         }
-        emit(["seconds": r3(trained), "batches": batches, "epoch": epoch, "val_loss": (validationLoss() * 1e4).rounded() / 1e4, "final": true])
+        emit(["seconds": r3(trained), "batches": batches, "epoch": epoch, "val_loss": (try validationLoss() * 1e4).rounded() / 1e4, "final": true])
     } catch {
         emit(["bench": "char_lstm", "skipped": "\(error)"])
     }

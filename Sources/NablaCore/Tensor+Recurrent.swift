@@ -107,7 +107,8 @@ extension Tensor {
         let h0d = h0?.contiguous().detached(), c0d = c0?.contiguous().detached()
         let P = Tensor(uninitializedShape: [slots, B, H], dtype: dtype)
         let cs = lstm ? Tensor(uninitializedShape: [T + 1, B, H], dtype: dtype) : nil
-        let reuse = gatesAreScratch && cell == .lstm && gates.isContiguous && gx.rootStorage === gates.rootStorage
+        // gx is `gates` itself when that is contiguous (not a view of another tensor's storage).
+        let reuse = gatesAreScratch && cell == .lstm && gates.isContiguous
         let acts = reuse ? gx : cell == .lstm || cell == .gru ? Tensor(uninitializedShape: [T, B, 4 * H], dtype: dtype) : nil
         var g = nabla_rnn_geom()
         g.T = T; g.B = B; g.H = H; g.reverse = reverse ? 1 : 0; g.kind = cell.kernelKind; g.y_slot = ySlot

@@ -30,10 +30,9 @@ public struct TextCorpus: Sendable {
         scalars.reserveCapacity(bytes.count)
         var decoder = UTF8()
         var iterator = bytes.makeIterator()
-        var offset = 0, start = 0
-        // UTF8.decode consumes whole sequences; track offsets by re-encoding each scalar.
+        // The decoder consumes whole sequences; a scalar's byte length gives the next offset.
+        var offset = 0
         while true {
-            start = offset
             switch decoder.decode(&iterator) {
             case .scalarValue(let s):
                 scalars.append(s)
@@ -41,7 +40,7 @@ public struct TextCorpus: Sendable {
             case .emptyInput:
                 return scalars
             case .error:
-                throw DataFileError(source: source, message: "not valid UTF-8 at byte offset \(start); a text data set must be UTF-8")
+                throw DataFileError(source: source, message: "not valid UTF-8 at byte offset \(offset); a text data set must be UTF-8")
             }
         }
     }

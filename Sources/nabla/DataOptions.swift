@@ -97,15 +97,16 @@ func suggestedData(_ stored: String, modelPath: String) throws -> String {
 }
 
 /// The data name to store in a model file saved at `modelPath`: a CSV path relative to
-/// the model file's folder when the CSV is inside it (so the pair can move together and
-/// `evaluate` works from any directory), else the absolute path, which `evaluate` shows
-/// but will not open without `--data`.
+/// the model file's folder when the CSV (or text file, `text:PATH`) is inside it (so the
+/// pair can move together and `evaluate` works from any directory), else the absolute path,
+/// which `evaluate` shows but will not open without `--data`.
 func storedDataName(_ data: String, modelPath: String?) -> String {
-    guard data.hasPrefix("csv:"), let modelPath else { return data }
-    let csv = URL(fileURLWithPath: String(data.dropFirst(4))).standardizedFileURL.resolvingSymlinksInPath().path
+    let kind = data.hasPrefix("csv:") ? "csv:" : data.hasPrefix("text:") ? "text:" : nil
+    guard let kind, let modelPath else { return data }
+    let file = URL(fileURLWithPath: String(data.dropFirst(kind.count))).standardizedFileURL.resolvingSymlinksInPath().path
     let folder = URL(fileURLWithPath: modelPath).deletingLastPathComponent().standardizedFileURL.resolvingSymlinksInPath().path
     let prefix = folder.hasSuffix("/") ? folder : folder + "/"
-    return "csv:" + (csv.hasPrefix(prefix) ? String(csv.dropFirst(prefix.count)) : csv)
+    return kind + (file.hasPrefix(prefix) ? String(file.dropFirst(prefix.count)) : file)
 }
 
 /// A CSV data set's columns in the order a model was trained on, matched by name.

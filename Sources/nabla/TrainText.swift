@@ -67,7 +67,7 @@ extension Train {
         var info = storedInfo ?? ModelInfo(task: .classification, classCount: V, loss: .crossEntropy, preprocessing: .none,
                                            dataName: dataUsed, split: split)
         info.split = split
-        info.dataName = dataUsed.hasPrefix("text:") ? storedDataName("csv:" + dataUsed.dropFirst(5), modelPath: save ?? resume).replacingOccurrences(of: "csv:", with: "text:", options: .anchored) : dataUsed
+        info.dataName = storedDataName(dataUsed, modelPath: save ?? resume)
         info.vocabulary = corpus.vocabulary
         info.sequenceLength = length
         info.classCount = V
