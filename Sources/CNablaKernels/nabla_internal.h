@@ -35,6 +35,8 @@ void *nabla_scratch(int slot, size_t bytes);
 #define NABLA_SCRATCH_CONV 4
 /// The recurrent scan's per-thread state buffers (it calls the GEMM while holding them).
 #define NABLA_SCRATCH_RNN 7
+/// Attention's per-thread tiles.
+#define NABLA_SCRATCH_ATTN 8
 
 // GEMM with op(B) [K, N] packed once (built-in kernel, one thread): for a product repeated
 // with the same B, as a recurrent layer's W_hh at every step. Sizes are in elements.

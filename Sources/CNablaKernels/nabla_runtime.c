@@ -105,7 +105,7 @@ void nabla_set_grad_enabled(int enabled) { tl_grad_disabled = !enabled; }
 // Scratch buffers
 // ---------------------------------------------------------------------------------------
 
-#define NABLA_SCRATCH_SLOTS 8
+#define NABLA_SCRATCH_SLOTS 10
 typedef struct {
     void *ptr[NABLA_SCRATCH_SLOTS];
     size_t size[NABLA_SCRATCH_SLOTS];

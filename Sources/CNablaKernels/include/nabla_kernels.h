@@ -274,6 +274,41 @@ void nabla_d_channel_normalize_backward(const double *x, const double *gy, long 
                                         const double *mean, const double *rstd, const double *scale,
                                         double *gx, double *gscale, double *gshift);
 
+/// Scaled dot-product attention over N = B·H independent (batch, head) pairs, tiled with an
+/// online softmax (FlashAttention's scheme): memory beyond the inputs and outputs is one
+/// score tile per thread and one log-sum-exp per query row, whatever L and S.
+///
+/// q, k, v are read through strides: element (b, h, i, e) of q is
+/// q[b·q_sb + h·q_sh + i·q_sr + e] (the last axis is contiguous); likewise k, v. The output
+/// and every gradient are contiguous [B, H, rows, features].
+typedef struct {
+    long B, H, L, S, E, Ev;
+    long q_sb, q_sh, q_sr, k_sb, k_sh, k_sr, v_sb, v_sh, v_sr;
+    double scale;              // multiplies q·kᵀ
+    int causal;                // key j is visible to query i only when j ≤ i (top-left aligned)
+    const void *mask;          // additive mask (float or double as the kernel), or NULL;
+    const int64_t *mask_offsets;  // [B·H]: the start in mask of pair n's [L or 1, S] block
+    long mask_row_stride;      // S, or 0 when every query row shares one mask row
+    double dropout;            // probability of zeroing an attention weight (training)
+    uint64_t seed;             // dropout's counter-based random stream
+} nabla_attn_geom;
+
+/// Forward: out [B, H, L, Ev] and lse [B, H, L] (the log-sum-exp of each row's scaled,
+/// masked scores; +inf for a row with no visible key, whose output is 0).
+void nabla_s_attention_forward(const nabla_attn_geom *g, const float *q, const float *k, const float *v,
+                               float *out, float *lse);
+void nabla_d_attention_forward(const nabla_attn_geom *g, const double *q, const double *k, const double *v,
+                               double *out, double *lse);
+/// Backward for the upstream gradient dout [B, H, L, Ev] (contiguous): writes dq [B, H, L, E],
+/// dk [B, H, S, E] and dv [B, H, S, Ev] (contiguous, overwritten), recomputing the weights
+/// tile by tile from lse.
+void nabla_s_attention_backward(const nabla_attn_geom *g, const float *q, const float *k, const float *v,
+                                const float *out, const float *lse, const float *dout,
+                                float *dq, float *dk, float *dv);
+void nabla_d_attention_backward(const nabla_attn_geom *g, const double *q, const double *k, const double *v,
+                                const double *out, const double *lse, const double *dout,
+                                double *dq, double *dk, double *dv);
+
 #ifdef __cplusplus
 }
 #endif
