@@ -4,6 +4,7 @@
 
 #include "nabla_kernels.h"
 #include <stdatomic.h>
+#include <stdint.h>
 
 #if defined(__x86_64__) || defined(_M_X64)
 #define NABLA_X86 1
@@ -57,6 +58,44 @@ void nabla_s_gru_cell_bwd(const float *a, const float *hp, float *dh, float *dx,
 void nabla_s_tanh_rows(float *x, long n);
 void nabla_s_tanh_bw_rows(const float *y, const float *g, float *out, long n);
 void nabla_s_relu_bw_rows(const float *y, const float *g, float *out, long n);
+
+#include <string.h>
+
+// e^x for float32 in plain arithmetic the compiler vectorises: Cody–Waite reduction by ln 2
+// and a degree-6 polynomial (Cephes' expf coefficients); 0 below −87 (so e^−inf = 0), and
+// the argument is clamped above at 88.
+static inline float nabla_expf_poly(float x) {
+    float xc = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    float n = __builtin_floorf(xc * 1.44269504088896341f + 0.5f);
+    float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;
+    float s;
+    memcpy(&s, &bits, sizeof s);
+    return x < -87.0f ? 0.0f : p * s;
+}
+
+// Dropout's decisions (attention weights, the dropout layer) come from a hash of (seed,
+// position), so the backward pass finds the same mask without storing it. The hash is a 32-bit integer mixer ("lowbias32") over the
+// index folded with the seed.
+static inline uint32_t nabla_hash32(uint64_t seed, uint64_t idx) {
+    uint32_t x = (uint32_t)idx * 0x9E3779B1u ^ (uint32_t)(idx >> 32) * 0x85EBCA77u ^ (uint32_t)seed;
+    x ^= (uint32_t)(seed >> 32);
+    x ^= x >> 16; x *= 0x7feb352du; x ^= x >> 15; x *= 0x846ca68bu; x ^= x >> 16;
+    return x;
+}
+// An element is kept when its hash is ≥ this: a fraction p of 2³² values is below it.
+static inline uint32_t nabla_keep_threshold(double p) {
+    if (p <= 0) return 0;
+    double t = p * 4294967296.0;
+    return t >= 4294967295.0 ? 0xffffffffu : (uint32_t)t;
+}
 
 #define NABLA_LIKELY(x) __builtin_expect(!!(x), 1)
 #define NABLA_UNLIKELY(x) __builtin_expect(!!(x), 0)

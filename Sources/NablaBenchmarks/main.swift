@@ -2,7 +2,8 @@
 // kernels at 10 M elements, one training step of a tiny MLP, and an epoch of the
 // Fashion-MNIST MLP. Prints one JSON object per line; run in release mode:
 //
-//   swift run -c release NablaBenchmarks [gemm] [elementwise] [tiny] [mlp] [cnn] [lstm] [lstmscale] [charlm] [checkpoint] [--quick]
+//   swift run -c release NablaBenchmarks [gemm] [elementwise] [tiny] [mlp] [cnn] [lstm] [lstmscale] [charlm] [gpt] [gptrace]
+//     [attention] [kvcache] [checkpoint] [--quick]
 //
 // Benchmarks/peers.py runs the same workloads in NumPy and PyTorch; compare ratios from
 // one session (see BENCHMARKS.md).
@@ -450,6 +451,164 @@ if wants("charlm") {
         emit(["seconds": r3(trained), "batches": batches, "epoch": epoch, "val_loss": (try validationLoss() * 1e4).rounded() / 1e4, "final": true])
     } catch {
         emit(["bench": "char_lstm", "skipped": "\(error)"])
+    }
+}
+
+/// The small GPT of Examples/models/char-gpt.yaml for a vocabulary of V characters (the
+/// model file is read, so the benchmark runs exactly the shipped architecture).
+func charGPT(_ V: Int, seed: UInt64 = 0) throws -> Sequential {
+    let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Examples/models/char-gpt.yaml").path
+    return try ModelSpec.read(contentsOf: path, vocabulary: V).build(generator: RandomGenerator(seed: seed))
+}
+
+/// The Jargon File's windows of 128 characters (Benchmarks/char_gpt.py's data).
+func jargonWindows(_ length: Int) throws -> (V: Int, train: TensorDataset, validation: TensorDataset) {
+    guard let url = TextCorpus.builtinURL else { throw DataFileError(source: "jargon.txt.gz", message: "missing") }
+    let corpus = try TextCorpus(text: TextCorpus.readText(path: url.path), name: "jargon")
+    return (corpus.vocabulary.count, try corpus.examples(corpus.train, sequenceLength: length, splitName: "training"),
+            try corpus.examples(corpus.validation, sequenceLength: length, splitName: "validation"))
+}
+
+if wants("gpt") {
+    // One training step of char-gpt.yaml (d_model 128, 4 heads, 4 layers, context 128,
+    // batch 32, dropout 0.1): forward, backward, gradient clipping to 5, Adam 1e-3, on
+    // shuffled windows of the Jargon File, as Benchmarks/char_gpt.py --mode step. Prints the
+    // median of NABLA_BENCH_STEPS timed steps (default 30) after 5 warm-up steps.
+    do {
+        let env = ProcessInfo.processInfo.environment
+        let steps = Int(env["NABLA_BENCH_STEPS"] ?? "") ?? (quick ? 8 : 30)
+        let (V, train, _) = try jargonWindows(128)
+        let model = try charGPT(V)
+        let opt = Adam(model.parameters(), lr: 1e-3)
+        let step = TrainingStep.languageModel(model)
+        let loader = DataLoader(train, batchSize: 32, shuffle: true, dropLast: true, generator: RandomGenerator(seed: 0))
+        var times: [Double] = []
+        var it = loader.makeIterator()
+        for i in 0..<(steps + 5) {
+            guard let b = it.next() else { break }
+            let t0 = now()
+            opt.zeroGrad()
+            let loss = try step.train(b).loss
+            loss.backward()
+            _ = clipGradNorm(model.parameters(), maxNorm: 5)
+            opt.step()
+            if i >= 5 { times.append(now() - t0) }
+        }
+        emit(["bench": "char_gpt_step", "fw": "nabla", "vocabulary": V, "steps": times.count, "median_seconds": (median(times) * 1e4).rounded() / 1e4,
+              "min_seconds": ((times.min() ?? 0) * 1e4).rounded() / 1e4, "threads": Int(nabla_get_num_threads())])
+    } catch {
+        emit(["bench": "char_gpt_step", "skipped": "\(error)"])
+    }
+}
+
+if wants("gptrace") {
+    // The GPT's side of the learning race (BENCHMARKS.md): char-gpt.yaml trained for
+    // NABLA_BENCH_SECONDS of training time (default 600), batch 32, Adam 1e-3, clipping 5;
+    // every 50 batches the validation loss (nats per character over the whole validation
+    // text, windows of 128, not timed). The character LSTM's curve is charlm's.
+    do {
+        let budget = Double(ProcessInfo.processInfo.environment["NABLA_BENCH_SECONDS"] ?? "") ?? 600
+        let (V, train, validation) = try jargonWindows(128)
+        let model = try charGPT(V)
+        let opt = Adam(model.parameters(), lr: 1e-3)
+        let step = TrainingStep.languageModel(model)
+        func validationLoss() throws -> Double {
+            model.eval()
+            defer { model.train() }
+            return try withoutGrad {
+                var total = 0.0
+                for b in DataLoader(validation, batchSize: 64) { total += try step.validate!(b).loss.item() * Double(b.count) }
+                return total / Double(validation.count)
+            }
+        }
+        emit(["bench": "char_gpt_race", "fw": "nabla", "vocabulary": V, "train_sequences": train.count, "validation_sequences": validation.count])
+        let loader = DataLoader(train, batchSize: 32, shuffle: true, dropLast: true, generator: RandomGenerator(seed: 0))
+        var trained = 0.0, batches = 0, epoch = 0, done = false
+        while !done {
+            epoch += 1
+            for b in loader {
+                let t0 = now()
+                opt.zeroGrad()
+                let loss = try step.train(b).loss
+                loss.backward()
+                _ = clipGradNorm(model.parameters(), maxNorm: 5)
+                opt.step()
+                trained += now() - t0
+                batches += 1
+                if batches % 50 == 0 {
+                    emit(["seconds": r3(trained), "batches": batches, "epoch": epoch, "train_loss": r3(loss.item()),
+                          "val_loss": (try validationLoss() * 1e4).rounded() / 1e4])
+                }
+                if trained >= budget { done = true; break }
+            }
+        }
+        emit(["seconds": r3(trained), "batches": batches, "epoch": epoch, "val_loss": (try validationLoss() * 1e4).rounded() / 1e4, "final": true])
+    } catch {
+        emit(["bench": "char_gpt_race", "skipped": "\(error)"])
+    }
+}
+
+if wants("attention") {
+    // Attention alone, as Benchmarks/attention_cost.py: float32, batch 1, 4 heads of 32,
+    // causal, at contexts 128, 512, 2048 (NABLA_BENCH_LENGTHS): the median forward and
+    // forward+backward times, and the growth of peak RSS over one forward+backward run first
+    // at each length (so run one length per process for clean memory figures).
+    let lengths = (ProcessInfo.processInfo.environment["NABLA_BENCH_LENGTHS"] ?? "128,512,2048").split(separator: ",").compactMap { Int($0) }
+    for T in lengths {
+        let g = RandomGenerator(seed: 1)
+        let q = Tensor.randomNormal([1, 4, T, 32], generator: g).requiringGrad()
+        let k = Tensor.randomNormal([1, 4, T, 32], generator: g).requiringGrad()
+        let v = Tensor.randomNormal([1, 4, T, 32], generator: g).requiringGrad()
+        let before = peakRSSMiB()
+        let y0 = scaledDotProductAttention(q, k, v, causal: true)
+        y0.backward(Tensor.ones(y0.shape))
+        let growth = peakRSSMiB() - before
+        let fwd = measure(reps: 10, minTime: 0.2) { _ = scaledDotProductAttention(q, k, v, causal: true) }
+        let both = measure(reps: 10, minTime: 0.2) {
+            let y = scaledDotProductAttention(q, k, v, causal: true)
+            y.backward(Tensor.ones(y.shape))
+        }
+        emit(["bench": "attention", "fw": "nabla", "T": T, "forward_seconds": fwd.median, "forward_backward_seconds": both.median,
+              "peak_rss_growth_mib": r3(growth), "score_matrix_mib": r3(Double(4 * T * T * 4) / 1048576)])
+    }
+}
+
+if wants("kvcache") {
+    // Generation with and without the key/value cache: a char-gpt.yaml model (untrained
+    // weights; the cost does not depend on them) fed a 1-character prompt, then 127 more
+    // characters one at a time (the whole context). With the cache a character is one
+    // position through each layer; without, the whole window is run again.
+    do {
+        let V = 154
+        let model = try charGPT(V).eval()
+        let encoder = model.layers.compactMap { $0 as? TransformerEncoder }.first!
+        func run(cached: Bool) -> Double {
+            let t0 = now()
+            withoutGrad {
+                var window = [0]
+                let caches = encoder.layers.map { _ in AttentionCache() }
+                var position = 0
+                for _ in 0..<127 {
+                    let fresh = cached ? Array(window.suffix(window.count - position)) : window
+                    var h = Tensor(fresh.map(Float.init), shape: [1, fresh.count])
+                    for layer in model.layers {
+                        if cached, let t = layer as? TransformerEncoder { h = t.forwardIncrementally(h, caches: caches) }
+                        else if cached, let p = layer as? PositionalEncoding { h = p.forward(h, start: position) }
+                        else { h = layer(h) }
+                    }
+                    if cached { position = window.count }
+                    let last = h.narrow(axis: 1, start: h.shape[1] - 1, length: 1).reshaped([V]).doubles
+                    window.append(last.indices.max { last[$0] < last[$1] }!)
+                }
+            }
+            return now() - t0
+        }
+        _ = run(cached: true); _ = run(cached: false)
+        let with = median((0..<3).map { _ in run(cached: true) }), without = median((0..<3).map { _ in run(cached: false) })
+        emit(["bench": "kv_cache", "characters": 127, "cached_ms_per_char": r3(with / 127 * 1e3), "uncached_ms_per_char": r3(without / 127 * 1e3),
+              "speedup": r3(without / with)])
+    } catch {
+        emit(["bench": "kv_cache", "skipped": "\(error)"])
     }
 }
 

@@ -437,3 +437,45 @@ extension Tensor {
 
 }
 
+
+extension Tensor {
+    /// The exact GELU ½x(1 + erf(x/√2)) as one fused node: one pass forward and one backward
+    /// (gx = g·(Φ(x) + x·φ(x))). float32 computes erf by a polynomial accurate to 1.5e-7.
+    package func geluErf() -> Tensor {
+        requireFloatingPoint("gelu")
+        let x = contiguous().detached()
+        let out = Tensor(uninitializedShape: shape, dtype: dtype)
+        if dtype == .float32 { nabla_s_gelu(x.pointer(Float.self), out.pointer(Float.self), count) }
+        else { nabla_d_gelu(x.pointer(Double.self), out.pointer(Double.self), count) }
+        guard Tensor.recording(self) else { return out }
+        return Tensor.record(out, op: "GELU", self) { g in
+            let g = g.to(x.dtype).contiguous()
+            let gx = Tensor(uninitializedShape: x.shape, dtype: x.dtype)
+            if x.dtype == .float32 { nabla_s_gelu_backward(x.pointer(Float.self), g.pointer(Float.self), gx.pointer(Float.self), x.count) }
+            else { nabla_d_gelu_backward(x.pointer(Double.self), g.pointer(Double.self), gx.pointer(Double.self), x.count) }
+            return [gx]
+        }.saving(x)
+    }
+}
+
+extension Tensor {
+    /// Inverted dropout as one fused node: each element is zeroed with probability `p` and
+    /// the others scaled by 1/(1 − p). The mask is a hash of `seed` and the element's
+    /// position, so it is never stored; the backward pass applies the same mask to the
+    /// gradient. A seed drawn from a seeded generator makes it reproducible.
+    public func dropout(_ p: Double, seed: UInt64) -> Tensor {
+        requireFloatingPoint("dropout")
+        nablaCheck(p >= 0 && p < 1, "dropout: probability must be in [0, 1), got \(p)")
+        func apply(_ x: Tensor) -> Tensor {
+            let x = x.contiguous()
+            let out = Tensor(uninitializedShape: x.shape, dtype: x.dtype)
+            if x.dtype == .float32 { nabla_s_dropout(x.pointer(Float.self), out.pointer(Float.self), x.count, p, seed) }
+            else { nabla_d_dropout(x.pointer(Double.self), out.pointer(Double.self), x.count, p, seed) }
+            return out
+        }
+        let out = apply(detached())
+        guard Tensor.recording(self) else { return out }
+        let dtype = self.dtype
+        return Tensor.record(out, op: "Dropout", self) { g in [apply(g.to(dtype))] }
+    }
+}

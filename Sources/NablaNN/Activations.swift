@@ -113,7 +113,7 @@ extension Tensor {
     public func gelu(approximation: GELUApproximation = .none) -> Tensor {
         switch approximation {
         case .none:
-            return self * ((self * (1 / 2.0.squareRoot())).erf() + 1) * 0.5
+            return geluErf()
         case .tanh:
             let k = (2 / Double.pi).squareRoot()
             let inner = (self + self.pow(3) * 0.044715) * k

@@ -500,3 +500,91 @@ public final class Mean: Module, UnaryLayer, @unchecked Sendable {
     /// The mean over ``axis``.
     public override func forward(_ input: Tensor) -> Tensor { input.mean(axis: axis) }
 }
+
+/// The keys and values of the positions a causal self-attention layer has seen, so that
+/// generating one more position costs one step rather than a pass over the whole prefix.
+public final class AttentionCache: @unchecked Sendable {
+    /// Keys `[B, heads, S, headDim]` of the S positions seen (nil before the first).
+    public internal(set) var keys: Tensor?
+    /// Values `[B, heads, S, headDim]`.
+    public internal(set) var values: Tensor?
+    /// Positions held.
+    public var count: Int { keys?.shape[2] ?? 0 }
+    /// An empty cache.
+    public init() {}
+    /// Forgets every position.
+    public func reset() { keys = nil; values = nil }
+}
+
+extension MultiheadAttention {
+    /// Causal self-attention of new positions `x` that follow the `cache.count` positions
+    /// already in `cache`, in evaluation mode; their keys and values are appended to it.
+    /// The result equals the rows for those positions of a causal pass over the whole sequence.
+    public func attendIncrementally(_ x: Tensor, cache: AttentionCache) -> Tensor {
+        if let message = validate(x, x, x) { nablaFail(message) }
+        let unbatched = x.rank == 2
+        let q = unbatched ? x.unsqueezed(axis: 0) : batchFirst ? x : x.transposed(0, 1)
+        let B = q.shape[0], T = q.shape[1]
+        let (qh, kh, vh) = project(q, q, q, sameInput: true)
+        let past = cache.count
+        if let k = cache.keys, let v = cache.values {
+            nablaCheck(k.shape[0] == B, "\(displayName): the cache holds a batch of \(k.shape[0]) but the input has \(B)")
+            cache.keys = Tensor.concatenate([k, kh.contiguous()], axis: 2)
+            cache.values = Tensor.concatenate([v, vh.contiguous()], axis: 2)
+        } else {
+            cache.keys = kh.contiguous()
+            cache.values = vh.contiguous()
+        }
+        // New query i sits at position past + i and sees keys 0…past + i.
+        var mask: Tensor? = nil
+        if T > 1 && past > 0 {
+            var values = [Double](repeating: 0, count: T * (past + T))
+            for i in 0..<T { for j in (past + i + 1)..<(past + T) { values[i * (past + T) + j] = -.infinity } }
+            mask = Tensor(values, shape: [T, past + T]).to(q.dtype)
+        }
+        let attended = scaledDotProductAttention(qh, cache.keys!, cache.values!, mask: mask, causal: past == 0 && T > 1)
+        var y = outProj(attended.permuted(0, 2, 1, 3).reshaped([B, T, embedDim]))
+        y = unbatched ? y.squeezed(axis: 0) : batchFirst ? y : y.transposed(0, 1)
+        return y
+    }
+}
+
+extension TransformerEncoderLayer {
+    /// The layer on new positions that follow those in `cache` (causal, evaluation mode);
+    /// see ``MultiheadAttention/attendIncrementally(_:cache:)``.
+    public func forwardIncrementally(_ src: Tensor, cache: AttentionCache) -> Tensor {
+        checkInput(src)
+        func ff(_ x: Tensor) -> Tensor {
+            let h = linear1(x)
+            return linear2(activation == .relu ? h.relu() : h.gelu())
+        }
+        if normFirst {
+            let x = src + selfAttn.attendIncrementally(norm1(src), cache: cache)
+            return x + ff(norm2(x))
+        }
+        let x = norm1(src + selfAttn.attendIncrementally(src, cache: cache))
+        return norm2(x + ff(x))
+    }
+}
+
+extension TransformerEncoder {
+    /// The stack on new positions that follow those in `caches` (one per layer; causal,
+    /// evaluation mode).
+    public func forwardIncrementally(_ src: Tensor, caches: [AttentionCache]) -> Tensor {
+        nablaCheck(caches.count == layers.count, "\(displayName): \(caches.count) caches for \(layers.count) layers")
+        var x = src
+        for (layer, cache) in zip(layers, caches) { x = layer.forwardIncrementally(x, cache: cache) }
+        return norm.map { $0(x) } ?? x
+    }
+}
+
+extension PositionalEncoding {
+    /// `x + pe[start..<start + T]` (evaluation mode): the encoding of steps that follow `start` earlier ones.
+    public func forward(_ input: Tensor, start: Int) -> Tensor {
+        let T = input.shape[input.rank - 2]
+        if kind == .learned && start + T > maxLength {
+            nablaFail("\(displayName): position \(start + T - 1) is past the learned positional table's max_len \(maxLength)")
+        }
+        return input + table(start: start, length: T, dtype: input.dtype)
+    }
+}

@@ -5,8 +5,10 @@ import NablaCore
 /// In training mode each element is zeroed with probability `p` and the survivors are
 /// scaled by 1/(1 − p); in evaluation mode the input passes unchanged.
 ///
-/// Masks are drawn from `generator` (the global generator when nil), so a seeded
-/// generator gives reproducible masks. With p = 1 the output is all zeros, as in PyTorch.
+/// Each call draws one seed from `generator` (the global generator when nil) and the mask
+/// is a hash of that seed and each element's position (``NablaCore/Tensor/dropout(_:seed:)``):
+/// nothing is stored for the backward pass, and a seeded generator gives reproducible
+/// masks. With p = 1 the output is all zeros, as in PyTorch.
 public final class Dropout: Module, @unchecked Sendable {
     /// The probability of zeroing an element.
     public let probability: Double
@@ -28,9 +30,6 @@ public final class Dropout: Module, @unchecked Sendable {
     public override func forward(_ input: Tensor) -> Tensor {
         guard isTraining, probability > 0 else { return input }
         if probability == 1 { return input * 0.0 }
-        let keep = 1 - probability
-        let mask = Tensor.randomBernoulli(input.shape, p: keep, dtype: input.dtype,
-                                          generator: generator ?? RandomGenerator.global) / keep
-        return input * mask
+        return input.dropout(probability, seed: (generator ?? RandomGenerator.global).next())
     }
 }

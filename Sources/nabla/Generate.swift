@@ -9,9 +9,9 @@ struct Generate: ParsableCommand {
         The prompt is fed to the model, then characters are drawn one at a time from the \
         softmax of its next-character logits divided by --temperature (0: always the most \
         likely one), among the --top-k most likely when given, and printed as they come. \
-        Recurrent layers carry their state from character to character, so each new character \
-        costs one step; other architectures re-read the last --seq-len characters. The same \
-        seed gives the same text.
+        Recurrent layers carry their state and causal transformers a key/value cache from \
+        character to character, so each new character costs one step; other architectures \
+        re-read the last --seq-len characters. The same seed gives the same text.
 
         Examples:
           nabla generate --load char.safetensors --prompt "hacker " --length 400
@@ -36,6 +36,9 @@ struct Generate: ParsableCommand {
     @Option(parsing: .unconditional, help: "Random seed.")
     var seed: UInt64 = 0
 
+    @Flag(help: "Re-read the whole window for every character instead of carrying recurrent state or a key/value cache (slower; for comparison). Until the window is full the text is the same.")
+    var noCache = false
+
     @OptionGroup var resources: ResourceOptions
 
     func run() throws {
@@ -59,7 +62,7 @@ struct Generate: ParsableCommand {
             throw CLIError("--prompt has \(unknown.count) character\(unknown.count == 1 ? "" : "s") the model does not know: \(shown.joined(separator: ", "))\(unknown.count > 10 ? ", …" : "") (it knows \(vocabulary.count) characters from its training text)")
         }
         let model = contents.model.eval()
-        let runner = CharacterSampler(model: model, context: info.sequenceLength ?? contents.spec.input.first ?? 100)
+        let runner = CharacterSampler(model: model, context: info.sequenceLength ?? contents.spec.input.first ?? 100, useCache: !noCache)
         let generator = RandomGenerator(seed: seed)
         // Unbuffered writes: each character appears as soon as it is drawn.
         func show(_ text: String) { FileHandle.standardOutput.write(Data(text.utf8)) }
@@ -95,22 +98,33 @@ struct Generate: ParsableCommand {
 
 /// Runs a character model one new character at a time.
 ///
-/// When every layer works step by step (embeddings, recurrent layers returning sequences,
-/// linear layers, activations, dropout), recurrent layers keep their state between calls,
-/// so a character costs one step. Otherwise the last `context` characters are run again.
+/// When every layer works step by step (embeddings, positional encodings, causal
+/// transformer encoders, recurrent layers returning sequences, linear layers, layer norms,
+/// activations, dropout), a character costs one step: recurrent layers keep their state and
+/// transformer layers a key/value cache between calls. Models with positions (a positional
+/// encoding or a transformer) see at most `context` characters: when the cache is full it is
+/// rebuilt from the last half of the window. Other models re-read the last `context`
+/// characters for every character.
 final class CharacterSampler {
     let model: Sequential
     let context: Int
     let incremental: Bool
+    /// Whether the model has positions, so that what it reads is limited to `context`.
+    let positional: Bool
     var states: [Int: RecurrentState] = [:]
+    var caches: [Int: [AttentionCache]] = [:]
+    /// Positions in the caches.
+    var position = 0
     var window: [Int] = []
 
-    init(model: Sequential, context: Int) {
+    init(model: Sequential, context: Int, useCache: Bool = true) {
         self.model = model
         self.context = max(context, 1)
-        incremental = model.layers.allSatisfy { layer in
+        positional = model.layers.contains { $0 is PositionalEncoding || $0 is TransformerEncoder }
+        incremental = useCache && model.layers.allSatisfy { layer in
             if let r = layer as? RecurrentLayer { return r.output == .sequence }
-            return layer is Embedding || layer is Linear || layer is Dropout || layer is LayerNorm
+            if let t = layer as? TransformerEncoder { return t.causal }
+            return layer is Embedding || layer is Linear || layer is Dropout || layer is LayerNorm || layer is PositionalEncoding
                 || LayerRegistry.types.contains { $0.isActivation && $0.typeName == layer.typeName }
         }
     }
@@ -118,23 +132,33 @@ final class CharacterSampler {
     /// Feeds characters; returns the logits for the next one.
     func feed(_ tokens: [Int]) -> [Double] {
         withoutGrad {
-            let x: Tensor
-            if incremental {
-                x = Tensor(tokens.map(Float.init), shape: [1, tokens.count])
-            } else {
-                window = Array((window + tokens).suffix(context))
-                x = Tensor(window.map(Float.init), shape: [1, window.count])
+            window = Array((window + tokens).suffix(context))
+            var fresh = tokens
+            if !incremental {
+                fresh = window
+            } else if positional && position + tokens.count > context {
+                // The caches are full: start again from the last half of the window.
+                fresh = Array(window.suffix(max(context / 2, 1)))
+                caches = [:]
+                position = 0
             }
-            var h = x
+            var h = Tensor(fresh.map(Float.init), shape: [1, fresh.count])
             for (i, layer) in model.layers.enumerated() {
                 if incremental, let r = layer as? RecurrentLayer {
                     let out = r.run(h, state: states[i])
                     states[i] = out.state
                     h = out.output
+                } else if incremental, let t = layer as? TransformerEncoder {
+                    let c = caches[i] ?? t.layers.map { _ in AttentionCache() }
+                    caches[i] = c
+                    h = t.forwardIncrementally(h, caches: c)
+                } else if incremental, let p = layer as? PositionalEncoding {
+                    h = p.forward(h, start: position)
                 } else {
                     h = layer(h)
                 }
             }
+            if incremental { position += fresh.count }
             let steps = h.shape[1], v = h.shape[2]
             return h.narrow(axis: 1, start: steps - 1, length: 1).reshaped([v]).to(.float64).doubles
         }

@@ -49,12 +49,12 @@ extension CLITests {
     func testShippedArchitecturesAreValid() throws {
         let dir = repoRoot.appendingPathComponent("Examples/models").path
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".yaml") }.sorted()
-        XCTAssertEqual(files, ["char-lstm.yaml", "digits-cnn.yaml", "fashion-cnn.yaml", "fashion-lstm.yaml", "resnet-small.yaml"])
+        XCTAssertEqual(files, ["char-gpt.yaml", "char-lstm.yaml", "digits-cnn.yaml", "fashion-cnn.yaml", "fashion-lstm.yaml", "fashion-transformer.yaml", "resnet-small.yaml"])
         for f in files {
             let r = try nabla(["summary", "--model", dir + "/" + f])
             XCTAssertEqual(r.status, 0, "\(f): \(r.stderr)")
             // A character model's output is a vocabulary's logits at every step (V = 100 here).
-            XCTAssertTrue(r.stdout.contains(f == "char-lstm.yaml" ? "[1, 100, 100]" : "[1, 10]"), "\(f): \(r.stdout)")
+            XCTAssertTrue(r.stdout.contains(f == "char-lstm.yaml" ? "[1, 100, 100]" : f == "char-gpt.yaml" ? "[1, 128, 100]" : "[1, 10]"), "\(f): \(r.stdout)")
         }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 import NablaCore
 import _NablaTestSupport
@@ -48,6 +49,32 @@ extension GradCheckTests {
             let v = x[0].select(axis: 2, 2).permuted(0, 2, 1, 3)
             return scaledDotProductAttention(q, k, v, causal: true)
         }
+    }
+
+    func testFusedGELUGradients() {
+        check([[7, 5]]) { $0[0].geluErf() }
+        // 70 000 elements, several chunks over the threads: float32 (polynomial erf) against
+        // float64 (the C library's), forward and backward.
+        let x64 = Tensor.linspace(-8, 8, count: 70_000, dtype: .float64).requiringGrad()
+        let x32 = x64.detached().to(.float32).requiringGrad()
+        let up = Tensor.linspace(0.5, 1.5, count: 70_000, dtype: .float64)
+        let y64 = x64.geluErf(), y32 = x32.geluErf()
+        y64.backward(up)
+        y32.backward(up.to(.float32))
+        XCTAssertTrue(allClose(y32.to(.float64), y64, rtol: 1e-5, atol: 2e-6))
+        XCTAssertTrue(allClose(x32.grad!.to(.float64), x64.grad!, rtol: 1e-5, atol: 2e-6))
+    }
+
+    func testFusedDropoutGradients() {
+        // A fixed seed: the same mask in every evaluation, and on the gradient.
+        check([[5, 7]]) { $0[0].dropout(0.3, seed: 5) }
+        let x = Tensor.ones([100_000]).requiringGrad()
+        let y = x.dropout(0.2, seed: 9)
+        y.sum().backward()
+        let kept = y.doubles.filter { $0 != 0 }
+        XCTAssertEqual(Double(kept.count) / 100_000, 0.8, accuracy: 0.006)   // 4.7σ
+        XCTAssertTrue(kept.allSatisfy { abs($0 - 1.25) < 1e-6 })
+        XCTAssertEqual(x.grad!.doubles, y.doubles, "the gradient of Σy is the mask itself")
     }
 
     func testAttentionGradientsWithDropout() {
@@ -112,6 +139,18 @@ final class AttentionKernelTests: XCTestCase {
         // The masked key 1 gets no gradient from either row.
         XCTAssertEqual(Array(k.grad!.doubles[3..<6]), [0, 0, 0])
         XCTAssertEqual(Array(v.grad!.doubles[2..<4]), [0, 0])
+    }
+
+    func testFusedGELUMatchesTheErfDefinition() {
+        // ½x(1 + erf(x/√2)) from the C library's erf, over [-10, 10], in both dtypes.
+        let xs = (0...2000).map { -10 + Double($0) / 100 }
+        for dtype in [DType.float32, .float64] {
+            let y = Tensor(xs, shape: [xs.count]).to(dtype).geluErf().to(.float64).doubles
+            for (x, v) in zip(xs, y) {
+                let expected = 0.5 * x * (1 + Foundation.erf(x / 2.0.squareRoot()))
+                XCTAssertEqual(v, expected, accuracy: dtype == .float32 ? 2e-6 * Swift.max(1, abs(x)) : 1e-15 * Swift.max(1, abs(x)), "x = \(x)")
+            }
+        }
     }
 
     func testDropoutDropsTheRightFractionAndRescales() {

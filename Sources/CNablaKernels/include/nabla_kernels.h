@@ -309,6 +309,17 @@ void nabla_d_attention_backward(const nabla_attn_geom *g, const double *q, const
                                 const double *out, const double *lse, const double *dout,
                                 double *dq, double *dk, double *dv);
 
+/// Dropout with probability p in [0, 1): y[i] = x[i]/(1 − p), or 0 when the hash of (seed, i)
+/// says so. The same call on the upstream gradient is the backward pass.
+void nabla_s_dropout(const float *x, float *y, long n, double p, uint64_t seed);
+void nabla_d_dropout(const double *x, double *y, long n, double p, uint64_t seed);
+/// The exact GELU y = ½x(1 + erf(x/√2)) (float32: erf to 1.5e-7) and its backward
+/// gx = g·(Φ(x) + x·φ(x)).
+void nabla_s_gelu(const float *x, float *y, long n);
+void nabla_d_gelu(const double *x, double *y, long n);
+void nabla_s_gelu_backward(const float *x, const float *g, float *gx, long n);
+void nabla_d_gelu_backward(const double *x, const double *g, double *gx, long n);
+
 #ifdef __cplusplus
 }
 #endif
