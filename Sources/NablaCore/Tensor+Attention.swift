@@ -55,14 +55,99 @@ public func scaledDotProductAttention(_ query: Tensor, _ key: Tensor, _ value: T
     }
     let q4 = as4(query.detached()), k4 = as4(key.detached()), v4 = as4(value.detached())
     let dtype = query.dtype
+    let masks = AttentionMask(mask, batch: batch, L: L, S: S, dtype: dtype, what: what)
+    let seed = dropout > 0 ? (generator ?? RandomGenerator.global).next() : 0
+    var g = nabla_attn_geom()
+    g.B = bh[0]; g.H = bh[1]; g.L = L; g.S = S; g.E = E; g.Ev = Ev
+    g.scale = s; g.causal = causal ? 1 : 0; g.dropout = dropout; g.seed = seed
+    let call = AttentionCall(geometry: g, mask: masks)
+    let out = Tensor(uninitializedShape: batch + [L, Ev], dtype: dtype)
+    let lse = Tensor(uninitializedShape: batch + [L], dtype: dtype)
+    let contiguousOut = AttentionLayout(contiguous: [bh[0], bh[1], L, Ev])
+    call.forward(q: .init(q4), k: .init(k4), v: .init(v4), out: out, outLayout: contiguousOut, lse: lse)
+    guard nabla_grad_enabled() != 0, query.liveNode != nil || key.liveNode != nil || value.liveNode != nil else { return out }
+    let qShape = query.shape, kShape = key.shape, vShape = value.shape
+    return Tensor.record(out, op: "ScaledDotProductAttention", inputs: [query, key, value]) { gy in
+        let dout = gy.to(dtype).contiguous()
+        let dq = Tensor(uninitializedShape: qShape, dtype: dtype)
+        let dk = Tensor(uninitializedShape: kShape, dtype: dtype)
+        let dv = Tensor(uninitializedShape: vShape, dtype: dtype)
+        call.backward(q: .init(q4), k: .init(k4), v: .init(v4), out: out, dout: dout, outLayout: contiguousOut, lse: lse,
+                      dq: dq, dqLayout: .init(contiguous: [bh[0], bh[1], L, E]), dk: dk, dkLayout: .init(contiguous: [bh[0], bh[1], S, E]),
+                      dv: dv, dvLayout: .init(contiguous: [bh[0], bh[1], S, Ev]))
+        return [dq, dk, dv]
+    }.saving(q4, k4, v4)
+}
 
-    // The additive mask, materialised as [mask's batch axes (1 or full)…, 1 or L, S].
-    var maskTensor: Tensor? = nil
-    var maskOffsets: [Int64] = []
-    var maskRowStride = 0
-    if let mask {
-        nablaCheck(mask.liveNode == nil,
-                   "\(what): the mask requires gradients; attention masks are constants here (detach it)")
+extension Tensor {
+    /// Multi-head self-attention straight from a packed projection `[B, L, 3E]` (query, key
+    /// and value features side by side, each split into `heads` heads): the kernel reads the
+    /// three parts in place and writes the output `[B, L, E]` with the heads side by side, and
+    /// the backward pass writes one packed gradient `[B, L, 3E]`. No head is ever copied out.
+    package static func packedSelfAttention(_ qkv: Tensor, heads: Int, mask: Tensor?, causal: Bool, dropout: Double,
+                                            generator: RandomGenerator?) -> Tensor {
+        let what = "packedSelfAttention"
+        qkv.requireFloatingPoint(what)
+        nablaCheck(qkv.rank == 3 && qkv.shape[2] % (3 * heads) == 0,
+                   "\(what): expected [B, L, 3·E] with E divisible by \(heads) heads, got \(qkv.shape)")
+        let B = qkv.shape[0], L = qkv.shape[1], E = qkv.shape[2] / 3, D = E / heads
+        let x = qkv.contiguous().detached(), dtype = qkv.dtype
+        let masks = AttentionMask(mask, batch: [B, heads], L: L, S: L, dtype: dtype, what: what)
+        var g = nabla_attn_geom()
+        g.B = B; g.H = heads; g.L = L; g.S = L; g.E = D; g.Ev = D
+        g.scale = 1 / Double(D).squareRoot(); g.causal = causal ? 1 : 0; g.dropout = dropout
+        g.seed = dropout > 0 ? (generator ?? RandomGenerator.global).next() : 0
+        let call = AttentionCall(geometry: g, mask: masks)
+        func part(_ t: Tensor, _ i: Int) -> AttentionOperand {
+            AttentionOperand(t, AttentionLayout(offset: i * E, sb: L * 3 * E, sh: D, sr: 3 * E))
+        }
+        let outLayout = AttentionLayout(offset: 0, sb: L * E, sh: D, sr: E)
+        let out = Tensor(uninitializedShape: [B, L, E], dtype: dtype)
+        let lse = Tensor(uninitializedShape: [B, heads, L], dtype: dtype)
+        call.forward(q: part(x, 0), k: part(x, 1), v: part(x, 2), out: out, outLayout: outLayout, lse: lse)
+        guard Tensor.recording(qkv) else { return out }
+        return Tensor.record(out, op: "SelfAttention", qkv) { gy in
+            let dout = gy.to(dtype).contiguous()
+            let d = Tensor(uninitializedShape: [B, L, 3 * E], dtype: dtype)
+            let q = part(d, 0).layout, k = part(d, 1).layout, v = part(d, 2).layout
+            call.backward(q: part(x, 0), k: part(x, 1), v: part(x, 2), out: out, dout: dout, outLayout: outLayout, lse: lse,
+                          dq: d, dqLayout: q, dk: d, dkLayout: k, dv: d, dvLayout: v)
+            return [d]
+        }.saving(x)
+    }
+}
+
+/// Where a [B, H, rows, features] operand lies in its storage (in elements).
+struct AttentionLayout {
+    var offset: Int, sb: Int, sh: Int, sr: Int
+    init(offset: Int, sb: Int, sh: Int, sr: Int) { self.offset = offset; self.sb = sb; self.sh = sh; self.sr = sr }
+    /// A dense row-major [B, H, rows, features] tensor.
+    init(contiguous shape: [Int]) { self.init(offset: 0, sb: shape[1] * shape[2] * shape[3], sh: shape[2] * shape[3], sr: shape[3]) }
+}
+
+/// A tensor read through an ``AttentionLayout`` of its root storage.
+struct AttentionOperand {
+    let tensor: Tensor
+    let layout: AttentionLayout
+    init(_ tensor: Tensor, _ layout: AttentionLayout) { self.tensor = tensor; self.layout = layout }
+    /// A rank-4 tensor (a view or not) through its own strides.
+    init(_ t: Tensor) {
+        let st = t.strides
+        self.init(t, AttentionLayout(offset: t.storageOffset, sb: st[0], sh: st[1], sr: st[2]))
+    }
+    func pointer<T: TensorElement>(_: T.Type) -> UnsafeMutablePointer<T> { tensor.rootStorage.pointer(T.self) + layout.offset }
+}
+
+/// An attention mask in the kernel's form: additive, `[mask's batch axes…, 1 or L, S]`, with
+/// the offset of each (batch, head) pair's block.
+struct AttentionMask {
+    var tensor: Tensor? = nil
+    var offsets: [Int64] = []
+    var rowStride = 0
+
+    init(_ mask: Tensor?, batch: [Int], L: Int, S: Int, dtype: DType, what: String) {
+        guard let mask else { return }
+        nablaCheck(mask.liveNode == nil, "\(what): the mask requires gradients; attention masks are constants here (detach it)")
         let full = batch + [L, S]
         nablaCheck(mask.rank <= full.count && Shape.broadcast(mask.shape, full) == full,
                    "\(what): a mask of shape \(mask.shape) does not broadcast to the scores' shape \(full) ([..., L, S])")
@@ -70,9 +155,8 @@ public func scaledDotProductAttention(_ query: Tensor, _ key: Tensor, _ value: T
         var target = padded
         target[target.count - 1] = S
         let m = mask.detached().reshaped(padded).broadcast(to: target).contiguous()
-        let additive: Tensor
         if m.dtype == .bool {
-            additive = Tensor(uninitializedShape: target, dtype: dtype)
+            let additive = Tensor(uninitializedShape: target, dtype: dtype)
             let src = m.pointer(Bool.self)
             if dtype == .float32 {
                 let dst = additive.pointer(Float.self)
@@ -81,78 +165,80 @@ public func scaledDotProductAttention(_ query: Tensor, _ key: Tensor, _ value: T
                 let dst = additive.pointer(Double.self)
                 for i in 0..<m.count { dst[i] = src[i] ? 0 : -.infinity }
             }
+            tensor = additive
         } else {
             m.requireFloatingPoint("\(what) (mask)")
-            additive = m.to(dtype)
+            tensor = m.to(dtype)
         }
-        maskTensor = additive
-        maskRowStride = target[target.count - 2] == 1 ? 0 : S
+        rowStride = target[target.count - 2] == 1 ? 0 : S
         // The offset of each flattened batch index's [Lm, S] block.
         let batchShape = Array(target.dropLast(2)), st = Shape.strides(target)
-        let n = Shape.count(batch), bst = Shape.strides(batch)
-        maskOffsets.reserveCapacity(n)
-        for i in 0..<n {
+        let bst = Shape.strides(batch)
+        for i in 0..<Shape.count(batch) {
             var off = 0, rem = i
             for d in 0..<batch.count {
                 let c = rem / bst[d]; rem %= bst[d]
                 if batchShape[d] != 1 { off += c * st[d] }
             }
-            maskOffsets.append(Int64(off))
+            offsets.append(Int64(off))
         }
     }
-    let seed = dropout > 0 ? (generator ?? RandomGenerator.global).next() : 0
+}
 
-    var g = nabla_attn_geom()
-    g.B = bh[0]; g.H = bh[1]; g.L = L; g.S = S; g.E = E; g.Ev = Ev
-    let qs = q4.strides, ks = k4.strides, vs = v4.strides
-    g.q_sb = qs[0]; g.q_sh = qs[1]; g.q_sr = qs[2]
-    g.k_sb = ks[0]; g.k_sh = ks[1]; g.k_sr = ks[2]
-    g.v_sb = vs[0]; g.v_sh = vs[1]; g.v_sr = vs[2]
-    g.scale = s; g.causal = causal ? 1 : 0; g.dropout = dropout; g.seed = seed
-    g.mask_row_stride = maskRowStride
+/// One attention computation's geometry and mask, run forward and backward by the kernels.
+struct AttentionCall {
+    let geometry: nabla_attn_geom
+    let mask: AttentionMask
 
-    let out = Tensor(uninitializedShape: batch + [L, Ev], dtype: dtype)
-    let lse = Tensor(uninitializedShape: batch + [L], dtype: dtype)
-    func withGeometry(_ body: (inout nabla_attn_geom) -> Void) {
-        var g = g
-        maskOffsets.withUnsafeBufferPointer { offsets in
-            if let maskTensor {
-                g.mask = UnsafeRawPointer(maskTensor.rootStorage.raw)
+    private func with(_ q: AttentionOperand, _ k: AttentionOperand, _ v: AttentionOperand, _ outLayout: AttentionLayout,
+                      _ body: (inout nabla_attn_geom) -> Void) {
+        var g = geometry
+        g.q_sb = q.layout.sb; g.q_sh = q.layout.sh; g.q_sr = q.layout.sr
+        g.k_sb = k.layout.sb; g.k_sh = k.layout.sh; g.k_sr = k.layout.sr
+        g.v_sb = v.layout.sb; g.v_sh = v.layout.sh; g.v_sr = v.layout.sr
+        g.o_sb = outLayout.sb; g.o_sh = outLayout.sh; g.o_sr = outLayout.sr
+        g.mask_row_stride = mask.rowStride
+        mask.offsets.withUnsafeBufferPointer { offsets in
+            if let m = mask.tensor {
+                g.mask = UnsafeRawPointer(m.rootStorage.raw)
                 g.mask_offsets = offsets.baseAddress
             }
             body(&g)
         }
     }
-    func base<T: TensorElement>(_ t: Tensor, _: T.Type) -> UnsafePointer<T> {
-        UnsafePointer(t.rootStorage.pointer(T.self) + t.storageOffset)
-    }
-    withGeometry { g in
-        if dtype == .float32 {
-            nabla_s_attention_forward(&g, base(q4, Float.self), base(k4, Float.self), base(v4, Float.self),
-                                      out.pointer(Float.self), lse.pointer(Float.self))
-        } else {
-            nabla_d_attention_forward(&g, base(q4, Double.self), base(k4, Double.self), base(v4, Double.self),
-                                      out.pointer(Double.self), lse.pointer(Double.self))
-        }
-    }
-    guard nabla_grad_enabled() != 0, query.liveNode != nil || key.liveNode != nil || value.liveNode != nil else { return out }
-    let qShape = query.shape, kShape = key.shape, vShape = value.shape
-    return Tensor.record(out, op: "ScaledDotProductAttention", inputs: [query, key, value]) { gy in
-        let dout = gy.to(dtype).contiguous()
-        let dq = Tensor(uninitializedShape: qShape, dtype: dtype)
-        let dk = Tensor(uninitializedShape: kShape, dtype: dtype)
-        let dv = Tensor(uninitializedShape: vShape, dtype: dtype)
-        withGeometry { g in
-            if dtype == .float32 {
-                nabla_s_attention_backward(&g, base(q4, Float.self), base(k4, Float.self), base(v4, Float.self),
-                                           out.pointer(Float.self), lse.pointer(Float.self), dout.pointer(Float.self),
-                                           dq.pointer(Float.self), dk.pointer(Float.self), dv.pointer(Float.self))
+
+    func forward(q: AttentionOperand, k: AttentionOperand, v: AttentionOperand, out: Tensor, outLayout: AttentionLayout, lse: Tensor) {
+        with(q, k, v, outLayout) { g in
+            if out.dtype == .float32 {
+                nabla_s_attention_forward(&g, q.pointer(Float.self), k.pointer(Float.self), v.pointer(Float.self),
+                                          out.pointer(Float.self) + outLayout.offset, lse.pointer(Float.self))
             } else {
-                nabla_d_attention_backward(&g, base(q4, Double.self), base(k4, Double.self), base(v4, Double.self),
-                                           out.pointer(Double.self), lse.pointer(Double.self), dout.pointer(Double.self),
-                                           dq.pointer(Double.self), dk.pointer(Double.self), dv.pointer(Double.self))
+                nabla_d_attention_forward(&g, q.pointer(Double.self), k.pointer(Double.self), v.pointer(Double.self),
+                                          out.pointer(Double.self) + outLayout.offset, lse.pointer(Double.self))
             }
         }
-        return [dq, dk, dv]
-    }.saving(q4, k4, v4)
+    }
+
+    func backward(q: AttentionOperand, k: AttentionOperand, v: AttentionOperand, out: Tensor, dout: Tensor, outLayout: AttentionLayout,
+                  lse: Tensor, dq: Tensor, dqLayout: AttentionLayout, dk: Tensor, dkLayout: AttentionLayout,
+                  dv: Tensor, dvLayout: AttentionLayout) {
+        with(q, k, v, outLayout) { g in
+            g.dq_sb = dqLayout.sb; g.dq_sh = dqLayout.sh; g.dq_sr = dqLayout.sr
+            g.dk_sb = dkLayout.sb; g.dk_sh = dkLayout.sh; g.dk_sr = dkLayout.sr
+            g.dv_sb = dvLayout.sb; g.dv_sh = dvLayout.sh; g.dv_sr = dvLayout.sr
+            if out.dtype == .float32 {
+                nabla_s_attention_backward(&g, q.pointer(Float.self), k.pointer(Float.self), v.pointer(Float.self),
+                                           out.pointer(Float.self) + outLayout.offset, lse.pointer(Float.self),
+                                           dout.pointer(Float.self) + outLayout.offset,
+                                           dq.pointer(Float.self) + dqLayout.offset, dk.pointer(Float.self) + dkLayout.offset,
+                                           dv.pointer(Float.self) + dvLayout.offset)
+            } else {
+                nabla_d_attention_backward(&g, q.pointer(Double.self), k.pointer(Double.self), v.pointer(Double.self),
+                                           out.pointer(Double.self) + outLayout.offset, lse.pointer(Double.self),
+                                           dout.pointer(Double.self) + outLayout.offset,
+                                           dq.pointer(Double.self) + dqLayout.offset, dk.pointer(Double.self) + dkLayout.offset,
+                                           dv.pointer(Double.self) + dvLayout.offset)
+            }
+        }
+    }
 }

@@ -98,10 +98,19 @@ public final class MultiheadAttention: Module, Layer, @unchecked Sendable {
         func batchMajor(_ t: Tensor) -> Tensor { unbatched ? t.unsqueezed(axis: 0) : batchFirst ? t : t.transposed(0, 1) }
         let q = batchMajor(query), k = batchMajor(key), v = batchMajor(value)
         let B = q.shape[0], L = q.shape[1], S = k.shape[1], E = embedDim, D = headDim
-        let (qh, kh, vh) = project(q, k, v, sameInput: Self.same(query, key) && Self.same(key, value))
+        let sameInput = Self.same(query, key) && Self.same(key, value)
         let mask = additiveMask(attnMask, keyPaddingMask, B: B, L: L, S: S, dtype: q.dtype)
         let causal = isCausal && attnMask == nil
         let p = isTraining ? dropout : 0
+        if sameInput && !needWeights {
+            // Self-attention without weights: the kernel reads the heads from the packed
+            // projection and writes them side by side, ready for out_proj.
+            let qkv = q.linear(weight: inProjWeight, bias: inProjBias)
+            var y = outProj(Tensor.packedSelfAttention(qkv, heads: numHeads, mask: mask, causal: causal, dropout: p, generator: generator))
+            y = unbatched ? y.squeezed(axis: 0) : batchFirst ? y : y.transposed(0, 1)
+            return (y, nil)
+        }
+        let (qh, kh, vh) = project(q, k, v, sameInput: sameInput)
         var attended: Tensor
         var weights: Tensor? = nil
         if needWeights {

@@ -77,6 +77,22 @@ extension GradCheckTests {
         XCTAssertEqual(x.grad!.doubles, y.doubles, "the gradient of Σy is the mask itself")
     }
 
+    func testPackedSelfAttentionGradients() {
+        // [B, L, 3E] with E = 6 in 2 heads of 3; the output [B, L, E] has the heads side by side.
+        check([[2, 5, 18]]) { Tensor.packedSelfAttention($0[0], heads: 2, mask: nil, causal: true, dropout: 0, generator: nil) }
+        let padding = Tensor([true, true, true, false, false, true, true, true, true, true], shape: [2, 1, 1, 5])
+        check([[2, 5, 18]]) { Tensor.packedSelfAttention($0[0], heads: 2, mask: padding, causal: false, dropout: 0, generator: nil) }
+        check([[1, 70, 12]]) {
+            Tensor.packedSelfAttention($0[0], heads: 2, mask: nil, causal: true, dropout: 0.2, generator: RandomGenerator(seed: 3))
+        }
+        // The same as attention of the three parts taken apart.
+        let x = Tensor.randomNormal([2, 5, 18], dtype: .float64)
+        func heads(_ i: Int) -> Tensor { x.narrow(axis: 2, start: 6 * i, length: 6).reshaped([2, 5, 2, 3]).permuted(0, 2, 1, 3) }
+        let separate = scaledDotProductAttention(heads(0), heads(1), heads(2), causal: true).permuted(0, 2, 1, 3).reshaped([2, 5, 6])
+        let packed = Tensor.packedSelfAttention(x, heads: 2, mask: nil, causal: true, dropout: 0, generator: nil)
+        XCTAssertTrue(allClose(packed, separate, rtol: 1e-12, atol: 1e-12))
+    }
+
     func testAttentionGradientsWithDropout() {
         // A fresh generator with the same seed per call: the same mask every evaluation.
         check([[1, 2, 6, 4], [1, 2, 9, 4], [1, 2, 9, 3]]) {

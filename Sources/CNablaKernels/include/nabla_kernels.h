@@ -278,12 +278,15 @@ void nabla_d_channel_normalize_backward(const double *x, const double *gy, long 
 /// online softmax (FlashAttention's scheme): memory beyond the inputs and outputs is one
 /// score tile per thread and one log-sum-exp per query row, whatever L and S.
 ///
-/// q, k, v are read through strides: element (b, h, i, e) of q is
-/// q[b·q_sb + h·q_sh + i·q_sr + e] (the last axis is contiguous); likewise k, v. The output
-/// and every gradient are contiguous [B, H, rows, features].
+/// Every tensor is read or written through strides: element (b, h, i, e) of q is
+/// q[b·q_sb + h·q_sh + i·q_sr + e] (the last axis is contiguous); likewise k, v, the output
+/// o (and its gradient, which has the output's layout) and the gradients dq, dk, dv (each
+/// with its own strides, so that all three can be parts of one packed buffer).
 typedef struct {
     long B, H, L, S, E, Ev;
     long q_sb, q_sh, q_sr, k_sb, k_sh, k_sr, v_sb, v_sh, v_sr;
+    long o_sb, o_sh, o_sr;
+    long dq_sb, dq_sh, dq_sr, dk_sb, dk_sh, dk_sr, dv_sb, dv_sh, dv_sr;
     double scale;              // multiplies q·kᵀ
     int causal;                // key j is visible to query i only when j ≤ i (top-left aligned)
     const void *mask;          // additive mask (float or double as the kernel), or NULL;
@@ -293,15 +296,14 @@ typedef struct {
     uint64_t seed;             // dropout's counter-based random stream
 } nabla_attn_geom;
 
-/// Forward: out [B, H, L, Ev] and lse [B, H, L] (the log-sum-exp of each row's scaled,
+/// Forward: out (through the o strides) and lse [B, H, L] (contiguous; the log-sum-exp of each row's scaled,
 /// masked scores; +inf for a row with no visible key, whose output is 0).
 void nabla_s_attention_forward(const nabla_attn_geom *g, const float *q, const float *k, const float *v,
                                float *out, float *lse);
 void nabla_d_attention_forward(const nabla_attn_geom *g, const double *q, const double *k, const double *v,
                                double *out, double *lse);
-/// Backward for the upstream gradient dout [B, H, L, Ev] (contiguous): writes dq [B, H, L, E],
-/// dk [B, H, S, E] and dv [B, H, S, Ev] (contiguous, overwritten), recomputing the weights
-/// tile by tile from lse.
+/// Backward for the upstream gradient dout (laid out as out): writes dq, dk and dv (through
+/// their strides; every element is overwritten), recomputing the weights tile by tile from lse.
 void nabla_s_attention_backward(const nabla_attn_geom *g, const float *q, const float *k, const float *v,
                                 const float *out, const float *lse, const float *dout,
                                 float *dq, float *dk, float *dv);
