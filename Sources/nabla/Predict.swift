@@ -98,6 +98,10 @@ struct Predict: ParsableCommand {
             throw CLIError("\(modelName): the model does not fit the input: \(e.message)")
         }
         let evalModel = net.eval()
+        // The first layer says what is wrong with the input (a token outside the vocabulary).
+        if let first = (evalModel as? Sequential)?.layers.first as? InputValidating, let message = first.validateInput(x) {
+            throw CLIError("\(input): \(message)")
+        }
         let out = withoutGrad { evalModel(x) }
         if let path = output {
             try writeOutputs(out, to: path)

@@ -9,7 +9,7 @@ final class LayerRegistryTests: XCTestCase {
         // declares, whose output has the shape its rule predicts (checked by running it).
         let images: Set<String> = ["conv2d", "conv_transpose2d", "maxpool2d", "avgpool2d", "adaptive_avgpool2d", "upsample",
                                    "batchnorm2d", "dropout2d", "groupnorm", "residual"]
-        let sequences: Set<String> = ["conv1d", "maxpool1d", "avgpool1d", "batchnorm1d", "lstm", "gru", "rnn"]
+        let sequences: Set<String> = ["conv1d", "maxpool1d", "avgpool1d", "batchnorm1d", "lstm", "gru", "rnn", "positional_encoding", "transformer_encoder"]
         for type in LayerRegistry.types {
             var options: [String: OptionValue] = [:]
             for o in type.options where o.isRequired {
