@@ -48,6 +48,7 @@ let package = Package(
         .executableTarget(name: "ReadmeGraphPicture", dependencies: ["Nabla"], path: "Examples/ReadmeGraphPicture"),
         .executableTarget(name: "ReadmeMLP", dependencies: ["Nabla"], path: "Examples/ReadmeMLP"),
         .executableTarget(name: "ReadmeLSTM", dependencies: ["Nabla"], path: "Examples/ReadmeLSTM"),
+        .executableTarget(name: "ReadmeAttention", dependencies: ["Nabla"], path: "Examples/ReadmeAttention"),
         .testTarget(name: "NablaCoreTests", dependencies: ["NablaCore", "_NablaTestSupport"]),
         .testTarget(name: "NablaNNTests", dependencies: ["NablaNN", "_NablaTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NablaDataTests", dependencies: ["NablaData", "_NablaTestSupport"]),

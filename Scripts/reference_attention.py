@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Per-operation PyTorch references for Nabla's attention layers: scaled dot-product attention,
-multi-head attention, the transformer encoder layer and a stack of them.
+multi-head attention, the transformer encoder layer and a stack of them, and the transformer
+decoder layer.
 
 Writes Tests/NablaNNTests/Fixtures/attention_reference.json, read by the NablaNN tests so they
 never need Python. Every value comes from PyTorch, independently of Nabla.
@@ -23,7 +24,8 @@ LayerNorm biases 0.1 * N(0, 1).
 Masks. Every mask is stored as float64. A boolean mask is stored as 0.0 / 1.0 with 1.0 meaning
 True, and its config says "bool"; what True means depends on the module:
     sdpa                         True = the key TAKES PART in attention (False -> score -inf)
-    MultiheadAttention, Transformer* (attn_mask, key_padding_mask, src_mask, mask)
+    MultiheadAttention, Transformer* (attn_mask, key_padding_mask, src_mask, mask, tgt_mask,
+    memory_mask, tgt_key_padding_mask, memory_key_padding_mask)
                                  True = the key is NOT allowed (True -> score -inf)
 A float mask (config "float") is added to the scores q.k * scale before the softmax; all float
 masks here are standard normal (finite; no -inf is stored anywhere, JSON has no infinity).
@@ -124,11 +126,62 @@ module "TransformerEncoder": torch.nn.TransformerEncoder(layer, num_layers,
              for k = 0 ..< num_layers, then norm.weight, norm.bias if final_norm;
              y, gy, dx and d<name> for every parameter (gradients of sum(gy * y)).
 
+module "TransformerDecoderLayer": torch.nn.TransformerDecoderLayer(d_model, nhead,
+    dim_feedforward, dropout=0, activation, layer_norm_eps, batch_first=True, norm_first),
+    called as y = layer(tgt, memory, tgt_mask=..., memory_mask=..., tgt_key_padding_mask=...,
+    memory_key_padding_mask=..., tgt_is_causal=tgt_is_causal, memory_is_causal=False).
+    As PyTorch computes it (torch/nn/modules/transformer.py, TransformerDecoderLayer.forward):
+        sa(z)     = self_attn(z, z, z, attn_mask=tgt_mask, key_padding_mask=tgt_key_padding_mask,
+                    is_causal=tgt_is_causal, need_weights=False): MultiheadAttention
+                    self-attention of z [B, L, d] (as above) with the self_attn.* parameters;
+                    score bias [B, h, L, L] from tgt_mask [L, L] plus tgt_key_padding_mask [B, L]
+        mha(z, m) = multihead_attn(z, m, m, attn_mask=memory_mask,
+                    key_padding_mask=memory_key_padding_mask, need_weights=False):
+                    MultiheadAttention with query z [B, L, d] and key = value = m [B, S, d], with
+                    the multihead_attn.* parameters: q = z @ W_q^T + b_q, k = m @ W_k^T + b_k,
+                    v = m @ W_v^T + b_v (W_q, W_k, W_v rows [0, d), [d, 2d), [2d, 3d) of
+                    multihead_attn.in_proj_weight; the b's the same slices of its in_proj_bias);
+                    score bias [B, h, L, S] from memory_mask [L, S] plus
+                    memory_key_padding_mask [B, S]
+        ff(z)     = linear2(act(linear1(z))), act = relu or the exact (erf) gelu
+        norm1, norm2, norm3: LayerNorm over the last axis with eps layer_norm_eps (as above)
+        Both attentions have h = nhead heads of d / h features (d = d_model), scores scaled by
+        1 / sqrt(d / h), head i at features [i*d/h, (i+1)*d/h), exactly as MultiheadAttention.
+        post-norm (norm_first false):
+            x = norm1(tgt + sa(tgt))
+            x = norm2(x + mha(x, memory))
+            y = norm3(x + ff(x))
+        pre-norm (norm_first true):
+            x = tgt + sa(norm1(tgt))
+            x = x + mha(norm2(x), memory)
+            y = x + ff(norm3(x))
+    memory enters both forms as is: no norm is applied to it (norm2 normalises only the query
+    side). y, like tgt, is [B, L, d].
+    config: d_model, nhead, dim_feedforward, activation ("relu" or "gelu"), norm_first,
+            layer_norm_eps, B, L (target length), S (memory length),
+            tgt_mask_kind (null, "bool" or "float"), tgt_is_causal,
+            memory_mask_kind (null or "bool"), tgt_key_padding_mask_kind (null or "bool"),
+            memory_key_padding_mask_kind (null or "bool"); memory_is_causal is always false
+    tensors: tgt [B, L, d_model], memory [B, S, d_model]; when present (bool True = not
+             allowed), tgt_mask [L, L], memory_mask [L, S], tgt_key_padding_mask [B, L],
+             memory_key_padding_mask [B, S]; the parameters under their state_dict names
+             self_attn.in_proj_weight [3d, d], self_attn.in_proj_bias [3d],
+             self_attn.out_proj.weight [d, d], self_attn.out_proj.bias [d],
+             multihead_attn.in_proj_weight [3d, d], multihead_attn.in_proj_bias [3d],
+             multihead_attn.out_proj.weight [d, d], multihead_attn.out_proj.bias [d],
+             linear1.weight [F, d], linear1.bias [F], linear2.weight [d, F], linear2.bias [d],
+             norm1.weight, norm1.bias, norm2.weight, norm2.bias, norm3.weight, norm3.bias [d]
+             (F = dim_feedforward; in this order in the file);
+             y [B, L, d_model], gy, and the gradients of sum(gy * y): dtgt, dmemory, and
+             d<name> for every parameter (dself_attn.in_proj_weight, ...,
+             dmultihead_attn.in_proj_weight, ..., dnorm3.bias).
+    The tgt_is_causal cases pass the bool causal mask torch.ones(L, L).triu(1) as tgt_mask.
+
 Each case is seeded with torch.manual_seed(crc32(case name)), so adding or reordering cases
 does not change the others. Floats are written with repr precision (shortest round trip).
 The script checks every case, forward and gradients, against a plain implementation of the
 equations above written with matmul, exp and sums (see softmax_attention, mha_reference,
-encoder_layer_reference), not with PyTorch's attention code.
+encoder_layer_reference, decoder_layer_reference), not with PyTorch's attention code.
 
 Notes on PyTorch's behaviour (torch 2.x, CPU), for matching it:
   - sdpa and MultiheadAttention have opposite bool conventions (see Masks above).
@@ -141,11 +194,20 @@ Notes on PyTorch's behaviour (torch 2.x, CPU), for matching it:
     so y = out_proj.bias for that row; with need_weights=true (explicit softmax) it gives NaN
     in y and w. None of the cases here has such a row.
   - Mixing a bool key_padding_mask with a float attn_mask (or the reverse) is deprecated
-    (a warning); the bool one is converted to 0 / -inf. The cases here never mix them.
+    (a warning); the bool one is converted to 0 / -inf and the two are added. Only
+    dec_layer_postnorm_gelu_masks_eps mixes them (float tgt_mask, bool tgt_key_padding_mask):
+    its self-attention bias is tgt_mask + (-inf where tgt_key_padding_mask is True).
+  - TransformerDecoderLayer calls both of its attentions with need_weights=False (the sdpa
+    route), passes tgt_is_causal / memory_is_causal through unchanged as MultiheadAttention's
+    is_causal hint (it does not inspect the masks; TransformerDecoder and TransformerEncoder
+    guess is_causal from the mask only when their is_causal argument is None), and has no
+    inference fast path of its own. So with tgt_is_causal=True and no tgt_key_padding_mask,
+    tgt_mask's content is ignored and causal attention is used (see the is_causal note above).
 """
 import json
 import math
 import os
+import warnings
 import zlib
 
 import torch
@@ -257,6 +319,16 @@ def layer_norm(z, w, b, eps):
     return (z - mu) / torch.sqrt(var + eps) * w + b
 
 
+def feed_forward(z, g, activation):
+    """linear2(act(linear1(z))); g maps a parameter name to its tensor; act relu or erf gelu."""
+    a = z @ g("linear1.weight").t() + g("linear1.bias")
+    if activation == "relu":
+        a = torch.clamp(a, min=0)
+    else:
+        a = 0.5 * a * (1 + torch.erf(a / math.sqrt(2)))
+    return a @ g("linear2.weight").t() + g("linear2.bias")
+
+
 def encoder_layer_reference(x, P, prefix, cfg, bias):
     """One TransformerEncoderLayer on x [B, L, d]; P maps state_dict names to tensors."""
     g = lambda n: P[prefix + n]
@@ -267,14 +339,7 @@ def encoder_layer_reference(x, P, prefix, cfg, bias):
                              g("self_attn.in_proj_bias"), g("self_attn.out_proj.weight"),
                              g("self_attn.out_proj.bias"), bias)[0]
 
-    def ff(z):
-        a = z @ g("linear1.weight").t() + g("linear1.bias")
-        if cfg["activation"] == "relu":
-            a = torch.clamp(a, min=0)
-        else:
-            a = 0.5 * a * (1 + torch.erf(a / math.sqrt(2)))
-        return a @ g("linear2.weight").t() + g("linear2.bias")
-
+    ff = lambda z: feed_forward(z, g, cfg["activation"])
     n1 = lambda z: layer_norm(z, g("norm1.weight"), g("norm1.bias"), eps)
     n2 = lambda z: layer_norm(z, g("norm2.weight"), g("norm2.bias"), eps)
     if cfg["norm_first"]:
@@ -282,6 +347,37 @@ def encoder_layer_reference(x, P, prefix, cfg, bias):
         return z + ff(n2(z))
     z = n1(x + sa(x))
     return n2(z + ff(z))
+
+
+def decoder_layer_reference(tgt, memory, P, cfg, self_bias, cross_bias):
+    """One TransformerDecoderLayer on tgt [B, L, d] and memory [B, S, d]; P maps state_dict
+    names to tensors; self_bias [B, h, L, L] and cross_bias [B, h, L, S] are the score biases."""
+    g = lambda n: P[n]
+    eps = cfg["layer_norm_eps"]
+    h = cfg["nhead"]
+
+    def sa(z):
+        return mha_reference(z, z, z, h, g("self_attn.in_proj_weight"), g("self_attn.in_proj_bias"),
+                             g("self_attn.out_proj.weight"), g("self_attn.out_proj.bias"),
+                             self_bias)[0]
+
+    def ca(z, m):                        # cross-attention: queries z, keys and values m
+        return mha_reference(z, m, m, h, g("multihead_attn.in_proj_weight"),
+                             g("multihead_attn.in_proj_bias"), g("multihead_attn.out_proj.weight"),
+                             g("multihead_attn.out_proj.bias"), cross_bias)[0]
+
+    ff = lambda z: feed_forward(z, g, cfg["activation"])
+    n1 = lambda z: layer_norm(z, g("norm1.weight"), g("norm1.bias"), eps)
+    n2 = lambda z: layer_norm(z, g("norm2.weight"), g("norm2.bias"), eps)
+    n3 = lambda z: layer_norm(z, g("norm3.weight"), g("norm3.bias"), eps)
+    x = tgt
+    if cfg["norm_first"]:
+        x = x + sa(n1(x))
+        x = x + ca(n2(x), memory)
+        return x + ff(n3(x))
+    x = n1(x + sa(x))
+    x = n2(x + ca(x, memory))
+    return n3(x + ff(x))
 
 
 def check_grads(name, loss_fn, leaves, want):
@@ -541,6 +637,102 @@ def encoder(name, d_model=8, nhead=2, dim_feedforward=12, activation="relu", nor
                  ["layers.%d." % i for i in range(num_layers)], final_norm, sbias)
 
 
+# ---------------------------------------------------------------- decoder layer
+def decoder_layer(name, d_model=8, nhead=2, dim_feedforward=12, activation="relu",
+                  norm_first=False, layer_norm_eps=1e-5, B=2, L=5, S=6, tgt_mask_kind=None,
+                  tgt_is_causal=False, memory_mask_kind=None, tgt_kpm_kind=None,
+                  memory_kpm_kind=None, tgt_kpm=None, memory_kpm=None):
+    """tgt_kpm / memory_kpm: optional explicit bool key padding masks (True = not allowed)."""
+    torch.manual_seed(zlib.crc32(name.encode()))
+    module = nn.TransformerDecoderLayer(d_model, nhead, dim_feedforward, dropout=0.0,
+                                        activation=activation, layer_norm_eps=layer_norm_eps,
+                                        batch_first=True, norm_first=norm_first)
+    randomize(module)
+    module.train()
+    cfg = {"module": "TransformerDecoderLayer", "d_model": d_model, "nhead": nhead,
+           "dim_feedforward": dim_feedforward, "activation": activation, "norm_first": norm_first,
+           "layer_norm_eps": layer_norm_eps, "B": B, "L": L, "S": S,
+           "tgt_mask_kind": tgt_mask_kind, "tgt_is_causal": tgt_is_causal,
+           "memory_mask_kind": memory_mask_kind, "tgt_key_padding_mask_kind": tgt_kpm_kind,
+           "memory_key_padding_mask_kind": memory_kpm_kind}
+    tgt_mask = None
+    if tgt_is_causal:
+        assert tgt_mask_kind == "bool"
+        tgt_mask = causal_mask(L)
+    elif tgt_mask_kind == "bool":
+        tgt_mask = bool_mask([L, L], 0.3)
+    elif tgt_mask_kind == "float":
+        tgt_mask = torch.randn(L, L)
+    assert memory_mask_kind in (None, "bool")
+    memory_mask = bool_mask([L, S], 0.3) if memory_mask_kind == "bool" else None
+    assert tgt_kpm_kind in (None, "bool") and memory_kpm_kind in (None, "bool")
+    if tgt_kpm_kind == "bool":
+        tgt_kpm = tgt_kpm if tgt_kpm is not None else bool_mask([B, L], 0.3)
+    if memory_kpm_kind == "bool":
+        memory_kpm = memory_kpm if memory_kpm is not None else bool_mask([B, S], 0.3)
+    assert (tgt_kpm is None) == (tgt_kpm_kind is None)
+    assert (memory_kpm is None) == (memory_kpm_kind is None)
+    masks = {}                                              # stored in this order, as float64
+    for n, t in (("tgt_mask", tgt_mask), ("memory_mask", memory_mask),
+                 ("tgt_key_padding_mask", tgt_kpm), ("memory_key_padding_mask", memory_kpm)):
+        if t is not None:
+            masks[n] = t.to(torch.float64)
+    f64 = lambda n: masks.get(n)
+    self_bias = mha_bias(B, nhead, L, L, f64("tgt_mask"), tgt_mask_kind,
+                         f64("tgt_key_padding_mask"), tgt_kpm_kind)
+    cross_bias = mha_bias(B, nhead, L, S, f64("memory_mask"), memory_mask_kind,
+                          f64("memory_key_padding_mask"), memory_kpm_kind)
+    check_rows(self_bias, name + " (self-attention)")
+    check_rows(cross_bias, name + " (cross-attention)")
+
+    tgt = torch.randn(B, L, d_model, requires_grad=True)
+    memory = torch.randn(B, S, d_model, requires_grad=True)
+    # A float tgt_mask with a bool tgt_key_padding_mask makes PyTorch warn that mismatched mask
+    # types are deprecated (it then adds the bool one as 0 / -inf); that warning is expected.
+    mixed = tgt_mask_kind == "float" and tgt_kpm_kind == "bool"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        y = module(tgt, memory, tgt_mask=tgt_mask, memory_mask=memory_mask,
+                   tgt_key_padding_mask=tgt_kpm, memory_key_padding_mask=memory_kpm,
+                   tgt_is_causal=tgt_is_causal, memory_is_causal=False)
+    mismatch = [w for w in caught if "mismatched key_padding_mask and attn_mask" in str(w.message)]
+    assert bool(mismatch) == mixed, "%s: mask-type warnings %s" % (name, [str(w.message) for w in caught])
+    for w in caught:
+        if w not in mismatch:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    gy = torch.randn_like(y)
+    (gy * y).sum().backward()
+
+    params = dict(module.named_parameters())
+    assert list(params) == list(module.state_dict())
+    pnames = list(params)
+
+    def ref(tgt_, memory_, *ps):
+        P = dict(zip(pnames, ps))
+        return decoder_layer_reference(tgt_, memory_, P, cfg, self_bias, cross_bias)
+
+    with torch.no_grad():
+        close(name, "y", ref(tgt, memory, *params.values()), y)
+    check_grads(name, lambda *ts: (gy * ref(*ts)).sum(), [tgt, memory, *params.values()],
+                [("tgt", tgt.grad), ("memory", memory.grad)]
+                + [(n, p.grad) for n, p in params.items()])
+
+    tensors = {"tgt": tensor_json(tgt), "memory": tensor_json(memory)}
+    for n, t in masks.items():
+        tensors[n] = tensor_json(t)
+    for pname, p in params.items():
+        tensors[pname] = tensor_json(p)
+    tensors["y"] = tensor_json(y)
+    tensors["gy"] = tensor_json(gy)
+    tensors["dtgt"] = tensor_json(tgt.grad)
+    tensors["dmemory"] = tensor_json(memory.grad)
+    for pname, p in params.items():
+        tensors["d" + pname] = tensor_json(p.grad)
+    cases[name] = {"config": cfg, "tensors": tensors}
+    print("%-36s tgt %-11s memory %-11s -> y %-11s %d parameters" % (
+        name, list(tgt.shape), list(memory.shape), list(y.shape), len(params)))
+
+
 # ---------------------------------------------------------------- sdpa cases
 sdpa("sdpa_basic")
 sdpa("sdpa_bool_mask", H=2, mask_kind="bool", mask_shape=[5, 7])
@@ -590,6 +782,16 @@ encoder_layer("enc_layer_prenorm_gelu_causal_kpm", activation="gelu", norm_first
 encoder("encoder_prenorm_gelu_causal_norm", activation="gelu", norm_first=True, final_norm=True,
         causal=True)
 encoder("encoder_postnorm_relu", activation="relu", norm_first=False, final_norm=False)
+
+# ---------------------------------------------------------------- TransformerDecoderLayer cases
+decoder_layer("dec_layer_postnorm_relu", activation="relu", norm_first=False)
+decoder_layer("dec_layer_prenorm_gelu_causal_memory_kpm", activation="gelu", norm_first=True,
+              tgt_mask_kind="bool", tgt_is_causal=True, memory_kpm_kind="bool",
+              memory_kpm=torch.tensor([[False] * 6, [False] * 4 + [True] * 2]))
+decoder_layer("dec_layer_postnorm_gelu_masks_eps", activation="gelu", norm_first=False,
+              layer_norm_eps=1e-3, tgt_mask_kind="float", memory_mask_kind="bool",
+              tgt_kpm_kind="bool",
+              tgt_kpm=torch.tensor([[False] * 4 + [True], [False] * 3 + [True] * 2]))
 
 os.makedirs(os.path.dirname(OUT), exist_ok=True)
 doc = {"generator": "Scripts/reference_attention.py, torch %s" % torch.__version__, "cases": cases}

@@ -503,14 +503,16 @@ if wants("gpt") {
 
 if wants("gptrace") {
     // The GPT's side of the learning race (BENCHMARKS.md): char-gpt.yaml trained for
-    // NABLA_BENCH_SECONDS of training time (default 600), batch 32, Adam 1e-3, clipping 5;
+    // NABLA_BENCH_SECONDS of training time (default 600), batch 32, Adam with rate
+    // NABLA_BENCH_LR (default 1e-3), clipping 5;
     // every 50 batches the validation loss (nats per character over the whole validation
     // text, windows of 128, not timed). The character LSTM's curve is charlm's.
     do {
         let budget = Double(ProcessInfo.processInfo.environment["NABLA_BENCH_SECONDS"] ?? "") ?? 600
+        let lr = Double(ProcessInfo.processInfo.environment["NABLA_BENCH_LR"] ?? "") ?? 1e-3
         let (V, train, validation) = try jargonWindows(128)
         let model = try charGPT(V)
-        let opt = Adam(model.parameters(), lr: 1e-3)
+        let opt = Adam(model.parameters(), lr: lr)
         let step = TrainingStep.languageModel(model)
         func validationLoss() throws -> Double {
             model.eval()
@@ -521,7 +523,7 @@ if wants("gptrace") {
                 return total / Double(validation.count)
             }
         }
-        emit(["bench": "char_gpt_race", "fw": "nabla", "vocabulary": V, "train_sequences": train.count, "validation_sequences": validation.count])
+        emit(["bench": "char_gpt_race", "fw": "nabla", "lr": lr, "vocabulary": V, "train_sequences": train.count, "validation_sequences": validation.count])
         let loader = DataLoader(train, batchSize: 32, shuffle: true, dropLast: true, generator: RandomGenerator(seed: 0))
         var trained = 0.0, batches = 0, epoch = 0, done = false
         while !done {

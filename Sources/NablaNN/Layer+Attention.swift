@@ -338,6 +338,107 @@ public final class TransformerEncoderLayer: Module, UnaryLayer, @unchecked Senda
     }
 }
 
+/// One transformer decoder layer: causal self-attention over the target, cross-attention
+/// from the target to an encoder's output (the memory) and a feed-forward block, each with
+/// a residual connection and layer normalisation (PyTorch's `nn.TransformerDecoderLayer`).
+///
+/// Post-norm (default): `x = norm1(x + sa(x)); x = norm2(x + mha(x, memory)); x = norm3(x + ff(x))`.
+/// Pre-norm (`normFirst`): `x = x + sa(norm1(x)); x = x + mha(norm2(x), memory); x = x + ff(norm3(x))`.
+/// Parameter names are PyTorch's: `self_attn.*`, `multihead_attn.*`, `linear1.*`,
+/// `linear2.*`, `norm1.*` … `norm3.*`.
+public final class TransformerDecoderLayer: Module, Layer, @unchecked Sendable {
+    /// `(target, memory)`.
+    public typealias Input = (target: Tensor, memory: Tensor)
+    /// The new target sequence.
+    public typealias Output = Tensor
+
+    /// Self-attention over the target (`self_attn`).
+    public let selfAttn: MultiheadAttention
+    /// Attention from the target to the memory (`multihead_attn`).
+    public let multiheadAttn: MultiheadAttention
+    /// The feed-forward block's first linear map.
+    public let linear1: Linear
+    /// The feed-forward block's second linear map.
+    public let linear2: Linear
+    /// The normalisations of the three blocks.
+    public let norm1: LayerNorm, norm2: LayerNorm, norm3: LayerNorm
+    /// Dropout inside the feed-forward block.
+    public let dropoutFF: Dropout
+    /// Dropout on each block's output.
+    public let dropout1: Dropout, dropout2: Dropout, dropout3: Dropout
+    /// The feed-forward activation.
+    public let activation: TransformerActivation
+    /// Whether each block normalises its input rather than its output.
+    public let normFirst: Bool
+
+    /// PyTorch's `nn.TransformerDecoderLayer(d_model, nhead, dim_feedforward=2048,
+    /// dropout=0.1, activation, layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True)`.
+    public init(dModel: Int, nHead: Int, dimFeedforward: Int = 2048, dropout: Double = 0.1,
+                activation: TransformerActivation = .relu, layerNormEps: Double = 1e-5, batchFirst: Bool = false,
+                normFirst: Bool = false, bias: Bool = true, dtype: DType = .float32, generator: RandomGenerator? = nil) {
+        nablaCheck(dModel > 0 && nHead > 0 && dModel % nHead == 0,
+                   "TransformerDecoderLayer: dModel \(dModel) is not divisible by nHead \(nHead)")
+        let g = generator ?? RandomGenerator.global
+        selfAttn = MultiheadAttention(embedDim: dModel, numHeads: nHead, dropout: dropout, bias: bias, batchFirst: batchFirst,
+                                      dtype: dtype, generator: generator)
+        multiheadAttn = MultiheadAttention(embedDim: dModel, numHeads: nHead, dropout: dropout, bias: bias, batchFirst: batchFirst,
+                                           dtype: dtype, generator: generator)
+        linear1 = Linear(dModel, dimFeedforward, bias: bias, dtype: dtype, generator: g)
+        linear2 = Linear(dimFeedforward, dModel, bias: bias, dtype: dtype, generator: g)
+        norm1 = LayerNorm([dModel], eps: layerNormEps, dtype: dtype)
+        norm2 = LayerNorm([dModel], eps: layerNormEps, dtype: dtype)
+        norm3 = LayerNorm([dModel], eps: layerNormEps, dtype: dtype)
+        dropoutFF = Dropout(dropout, generator: generator)
+        dropout1 = Dropout(dropout, generator: generator)
+        dropout2 = Dropout(dropout, generator: generator)
+        dropout3 = Dropout(dropout, generator: generator)
+        self.activation = activation
+        self.normFirst = normFirst
+        super.init()
+    }
+
+    /// PyTorch's child names.
+    public override func namedChildren() -> [(name: String, module: Module)] {
+        [("self_attn", selfAttn), ("multihead_attn", multiheadAttn), ("linear1", linear1), ("dropout", dropoutFF),
+         ("linear2", linear2), ("norm1", norm1), ("norm2", norm2), ("norm3", norm3),
+         ("dropout1", dropout1), ("dropout2", dropout2), ("dropout3", dropout3)]
+    }
+
+    /// The layer's configuration for descriptions.
+    public override var configDescription: String {
+        "\(selfAttn.embedDim), heads: \(selfAttn.numHeads), ff: \(linear1.outputFeatures)" + (normFirst ? ", pre-norm" : "")
+    }
+
+    /// The layer with no masks.
+    public func callAsFunction(_ input: (target: Tensor, memory: Tensor)) -> Tensor { callAsFunction(input.target, input.memory) }
+
+    /// PyTorch's `forward(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask,
+    /// memory_key_padding_mask, tgt_is_causal, memory_is_causal)`.
+    public func callAsFunction(_ tgt: Tensor, _ memory: Tensor, tgtMask: Tensor? = nil, memoryMask: Tensor? = nil,
+                               tgtKeyPaddingMask: Tensor? = nil, memoryKeyPaddingMask: Tensor? = nil,
+                               tgtIsCausal: Bool = false, memoryIsCausal: Bool = false) -> Tensor {
+        func sa(_ x: Tensor) -> Tensor {
+            dropout1(selfAttn(x, x, x, keyPaddingMask: tgtKeyPaddingMask, needWeights: false, attnMask: tgtMask, isCausal: tgtIsCausal).output)
+        }
+        func mha(_ x: Tensor) -> Tensor {
+            dropout2(multiheadAttn(x, memory, memory, keyPaddingMask: memoryKeyPaddingMask, needWeights: false, attnMask: memoryMask,
+                                   isCausal: memoryIsCausal).output)
+        }
+        func ff(_ x: Tensor) -> Tensor {
+            let h = linear1(x)
+            return dropout3(linear2(dropoutFF(activation == .relu ? h.relu() : h.gelu())))
+        }
+        if normFirst {
+            var x = tgt + sa(norm1(tgt))
+            x = x + mha(norm2(x))
+            return x + ff(norm3(x))
+        }
+        var x = norm1(tgt + sa(tgt))
+        x = norm2(x + mha(x))
+        return norm3(x + ff(x))
+    }
+}
+
 /// A stack of ``TransformerEncoderLayer``s and an optional final normalisation (PyTorch's
 /// `nn.TransformerEncoder`). Parameters are `layers.0.self_attn.in_proj_weight`, …,
 /// `norm.weight`.

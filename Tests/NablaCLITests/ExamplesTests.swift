@@ -91,7 +91,7 @@ final class ExamplesTests: XCTestCase {
             if current != nil, line == "```" { blocks.append(current!.joined(separator: "\n") + "\n"); current = nil; continue }
             current?.append(line)
         }
-        let examples = ["ReadmeTinyGraph", "ReadmeGraphPicture", "ReadmeMLP", "ReadmeLSTM"]
+        let examples = ["ReadmeTinyGraph", "ReadmeGraphPicture", "ReadmeMLP", "ReadmeLSTM", "ReadmeAttention"]
         XCTAssertEqual(blocks.count, examples.count, "one example per Swift block of the README")
         for (block, name) in zip(blocks, examples) {
             let source = try String(contentsOf: root.appendingPathComponent("Examples/\(name)/main.swift"), encoding: .utf8)
@@ -110,5 +110,7 @@ final class ExamplesTests: XCTestCase {
         XCTAssertGreaterThan(n.first ?? 0, 0.9)
         // The LSTM sample: the shapes its comments give, and zero outputs in the padding.
         XCTAssertEqual(lastLine(try run("ReadmeLSTM")), "[3, 28, 128] [1, 3, 128] [3, 64] 0.0")
+        // The attention sample: the shapes its comments give, and weights that sum to 1.
+        XCTAssertEqual(lastLine(try run("ReadmeAttention")), "[2, 10, 64] [2, 10, 10] [2, 10, 64] [2, 4, 10, 16] true")
     }
 }

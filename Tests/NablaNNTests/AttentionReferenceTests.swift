@@ -156,4 +156,27 @@ final class AttentionReferenceTests: XCTestCase {
             checkParameterGradients(encoder, c, name)
         }
     }
+
+    func testTransformerDecoderLayer() {
+        XCTAssertEqual(cases("TransformerDecoderLayer").count, 3)
+        for (name, c) in cases("TransformerDecoderLayer") {
+            let layer = TransformerDecoderLayer(dModel: int(c, "d_model"), nHead: int(c, "nhead"), dimFeedforward: int(c, "dim_feedforward"),
+                                                dropout: 0, activation: TransformerActivation(rawValue: string(c, "activation")!)!,
+                                                layerNormEps: double(c, "layer_norm_eps")!, batchFirst: true,
+                                                normFirst: bool(c, "norm_first"), dtype: .float64)
+            XCTAssertEqual(layer.namedParameters().count, 18, name)
+            load(layer, c)
+            let tgt = tensor(c, "tgt").requiringGrad(), memory = tensor(c, "memory").requiringGrad()
+            let y = layer(tgt, memory, tgtMask: mask(c, "tgt_mask", kind: string(c, "tgt_mask_kind")),
+                          memoryMask: mask(c, "memory_mask", kind: string(c, "memory_mask_kind")),
+                          tgtKeyPaddingMask: mask(c, "tgt_key_padding_mask", kind: string(c, "tgt_key_padding_mask_kind")),
+                          memoryKeyPaddingMask: mask(c, "memory_key_padding_mask", kind: string(c, "memory_key_padding_mask_kind")),
+                          tgtIsCausal: bool(c, "tgt_is_causal"))
+            assertClose(y, c, "y", "\(name): y")
+            (y * tensor(c, "gy")).sum().backward()
+            assertClose(tgt.grad, c, "dtgt", "\(name): dtgt")
+            assertClose(memory.grad, c, "dmemory", "\(name): dmemory")
+            checkParameterGradients(layer, c, name)
+        }
+    }
 }
