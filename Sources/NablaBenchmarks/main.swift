@@ -400,6 +400,46 @@ if wants("lstmscanloop") {
     emit(["bench": "lstmscanloop", "backward": backward, "ms_per_iter": r3((now() - t0) / Double(n) * 1e3)])
 }
 
+/// A learning race: trains a character model (gradients clipped to norm 5) for `budget`
+/// seconds of training time, or until the validation loss reaches `target`, printing the
+/// training seconds and the validation loss (nats per character over the whole validation
+/// set, not timed) every 50 batches and at the end.
+func race(_ model: Sequential, _ opt: Optimizer, _ train: TensorDataset, _ validation: TensorDataset, batchSize: Int,
+          validationBatch: Int, budget: Double, target: Double?) throws {
+    let step = TrainingStep.languageModel(model)
+    func validationLoss() throws -> Double {
+        model.eval()
+        defer { model.train() }
+        return try withoutGrad {
+            var total = 0.0
+            for b in DataLoader(validation, batchSize: validationBatch) { total += try step.validate!(b).loss.item() * Double(b.count) }
+            return (total / Double(validation.count) * 1e4).rounded() / 1e4
+        }
+    }
+    let loader = DataLoader(train, batchSize: batchSize, shuffle: true, dropLast: true, generator: RandomGenerator(seed: 0))
+    var trained = 0.0, batches = 0, epoch = 0, done = false
+    while !done {
+        epoch += 1
+        for b in loader {
+            let t0 = now()
+            opt.zeroGrad()
+            let loss = try step.train(b).loss
+            loss.backward()
+            _ = clipGradNorm(model.parameters(), maxNorm: 5)
+            opt.step()
+            trained += now() - t0
+            batches += 1
+            if batches % 50 == 0 {
+                let v = try validationLoss()
+                emit(["seconds": r3(trained), "batches": batches, "epoch": epoch, "train_loss": r3(loss.item()), "val_loss": v])
+                if let target, v <= target { done = true; break }
+            }
+            if trained >= budget { done = true; break }
+        }
+    }
+    emit(["seconds": r3(trained), "batches": batches, "epoch": epoch, "val_loss": try validationLoss(), "final": true])
+}
+
 if wants("charlm") {
     // The character-LSTM race against Benchmarks/char_lstm.py (same data, split, vocabulary,
     // model, optimizer, clipping, batch and evaluation protocol). Trains for
@@ -409,46 +449,11 @@ if wants("charlm") {
         let env = ProcessInfo.processInfo.environment
         let budget = Double(env["NABLA_BENCH_SECONDS"] ?? "") ?? 600
         let target = Double(env["NABLA_BENCH_TARGET"] ?? "")
-        guard let url = TextCorpus.builtinURL else { throw DataFileError(source: "jargon.txt.gz", message: "missing") }
-        let corpus = try TextCorpus(text: TextCorpus.readText(path: url.path), name: "jargon")
-        let V = corpus.vocabulary.count
-        let train = try corpus.examples(corpus.train, sequenceLength: 100, splitName: "training")
-        let validation = try corpus.examples(corpus.validation, sequenceLength: 100, splitName: "validation")
+        let (V, train, validation) = try jargonWindows(100)
         let model = Sequential { Embedding(V, 64); LSTM(64, 512, batchFirst: true); Linear(512, V) }
-        let opt = Adam(model.parameters(), lr: 2e-3)
-        let step = TrainingStep.languageModel(model)
-        func validationLoss() throws -> Double {
-            model.eval()
-            defer { model.train() }
-            return try withoutGrad {
-                var total = 0.0
-                for b in DataLoader(validation, batchSize: 256) { total += try step.validate!(b).loss.item() * Double(b.count) }
-                return total / Double(validation.count)
-            }
-        }
         emit(["bench": "char_lstm", "fw": "nabla", "vocabulary": V, "train_sequences": train.count, "validation_sequences": validation.count])
-        let loader = DataLoader(train, batchSize: 64, shuffle: true, dropLast: true, generator: RandomGenerator(seed: 0))
-        var trained = 0.0, batches = 0, epoch = 0, done = false
-        while !done {
-            epoch += 1
-            for b in loader {
-                let t0 = now()
-                opt.zeroGrad()
-                let loss = try step.train(b).loss
-                loss.backward()
-                _ = clipGradNorm(model.parameters(), maxNorm: 5)
-                opt.step()
-                trained += now() - t0
-                batches += 1
-                if batches % 50 == 0 {
-                    let v = try validationLoss()
-                    emit(["seconds": r3(trained), "batches": batches, "epoch": epoch, "train_loss": r3(loss.item()), "val_loss": (v * 1e4).rounded() / 1e4])
-                    if let target, v <= target { done = true; break }
-                }
-                if trained >= budget { done = true; break }
-            }
-        }
-        emit(["seconds": r3(trained), "batches": batches, "epoch": epoch, "val_loss": (try validationLoss() * 1e4).rounded() / 1e4, "final": true])
+        try race(model, Adam(model.parameters(), lr: 2e-3), train, validation, batchSize: 64, validationBatch: 256,
+                 budget: budget, target: target)
     } catch {
         emit(["bench": "char_lstm", "skipped": "\(error)"])
     }
@@ -461,7 +466,8 @@ func charGPT(_ V: Int, seed: UInt64 = 0) throws -> Sequential {
     return try ModelSpec.read(contentsOf: path, vocabulary: V).build(generator: RandomGenerator(seed: seed))
 }
 
-/// The Jargon File's windows of 128 characters (Benchmarks/char_gpt.py's data).
+/// The Jargon File's windows of `length` characters: the training and validation data of
+/// the character races (Benchmarks/char_lstm.py, char_gpt.py).
 func jargonWindows(_ length: Int) throws -> (V: Int, train: TensorDataset, validation: TensorDataset) {
     guard let url = TextCorpus.builtinURL else { throw DataFileError(source: "jargon.txt.gz", message: "missing") }
     let corpus = try TextCorpus(text: TextCorpus.readText(path: url.path), name: "jargon")
@@ -512,39 +518,8 @@ if wants("gptrace") {
         let lr = Double(ProcessInfo.processInfo.environment["NABLA_BENCH_LR"] ?? "") ?? 1e-3
         let (V, train, validation) = try jargonWindows(128)
         let model = try charGPT(V)
-        let opt = Adam(model.parameters(), lr: lr)
-        let step = TrainingStep.languageModel(model)
-        func validationLoss() throws -> Double {
-            model.eval()
-            defer { model.train() }
-            return try withoutGrad {
-                var total = 0.0
-                for b in DataLoader(validation, batchSize: 64) { total += try step.validate!(b).loss.item() * Double(b.count) }
-                return total / Double(validation.count)
-            }
-        }
         emit(["bench": "char_gpt_race", "fw": "nabla", "lr": lr, "vocabulary": V, "train_sequences": train.count, "validation_sequences": validation.count])
-        let loader = DataLoader(train, batchSize: 32, shuffle: true, dropLast: true, generator: RandomGenerator(seed: 0))
-        var trained = 0.0, batches = 0, epoch = 0, done = false
-        while !done {
-            epoch += 1
-            for b in loader {
-                let t0 = now()
-                opt.zeroGrad()
-                let loss = try step.train(b).loss
-                loss.backward()
-                _ = clipGradNorm(model.parameters(), maxNorm: 5)
-                opt.step()
-                trained += now() - t0
-                batches += 1
-                if batches % 50 == 0 {
-                    emit(["seconds": r3(trained), "batches": batches, "epoch": epoch, "train_loss": r3(loss.item()),
-                          "val_loss": (try validationLoss() * 1e4).rounded() / 1e4])
-                }
-                if trained >= budget { done = true; break }
-            }
-        }
-        emit(["seconds": r3(trained), "batches": batches, "epoch": epoch, "val_loss": (try validationLoss() * 1e4).rounded() / 1e4, "final": true])
+        try race(model, Adam(model.parameters(), lr: lr), train, validation, batchSize: 32, validationBatch: 64, budget: budget, target: nil)
     } catch {
         emit(["bench": "char_gpt_race", "skipped": "\(error)"])
     }

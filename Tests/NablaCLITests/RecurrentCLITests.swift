@@ -7,16 +7,23 @@ import XCTest
 /// text, prompts and sequence lengths.
 extension CLITests {
     func testPredictRunsPyTorchRecurrentModelsWithTheSameLogits() throws {
-        for (name, yaml, shape) in [("pytorch-rnn", "rnn.yaml", [4, 3]), ("pytorch-charlm", "charlm.yaml", [3, 10, 11])] {
+        try assertPredictMatchesFixtures([("pytorch-rnn", "rnn.yaml", [4, 3]), ("pytorch-charlm", "charlm.yaml", [3, 10, 11])])
+    }
+
+    /// `nabla predict --model --weights` on each fixture directory (written by a reference
+    /// script from PyTorch) gives PyTorch's logits, of the given shape.
+    func assertPredictMatchesFixtures(_ fixtures: [(name: String, yaml: String, shape: [Int])],
+                                      file: StaticString = #filePath, line: UInt = #line) throws {
+        for (name, yaml, shape) in fixtures {
             let dir = repoRoot.appendingPathComponent("Tests/NablaCLITests/Fixtures/\(name)").path
             let expected = try readNPY(dir + "/logits.npy")
-            XCTAssertEqual(expected.shape, shape, name)
+            XCTAssertEqual(expected.shape, shape, name, file: file, line: line)
             let r = try nabla(["predict", "--model", dir + "/" + yaml, "--weights", dir + "/weights.safetensors",
                                "--input", dir + "/x.npy", "--output", "\(name).npy"])
-            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(r.status, 0, r.stderr, file: file, line: line)
             let got = try readNPY(directory + "/\(name).npy")
-            XCTAssertEqual(got.shape, shape, name)
-            assertClose(got.values, expected.values, name)
+            XCTAssertEqual(got.shape, shape, name, file: file, line: line)
+            assertClose(got.values, expected.values, name, file: file, line: line)
         }
     }
 

@@ -7,17 +7,7 @@ import XCTest
 /// cache, and the messages for tokens outside the vocabulary and contexts too long.
 extension CLITests {
     func testPredictRunsPyTorchTransformersWithTheSameLogits() throws {
-        for (name, yaml, shape) in [("pytorch-gpt", "gpt.yaml", [3, 12, 13]), ("pytorch-encoder", "encoder.yaml", [4, 4])] {
-            let dir = repoRoot.appendingPathComponent("Tests/NablaCLITests/Fixtures/\(name)").path
-            let expected = try readNPY(dir + "/logits.npy")
-            XCTAssertEqual(expected.shape, shape, name)
-            let r = try nabla(["predict", "--model", dir + "/" + yaml, "--weights", dir + "/weights.safetensors",
-                               "--input", dir + "/x.npy", "--output", "\(name).npy"])
-            XCTAssertEqual(r.status, 0, r.stderr)
-            let got = try readNPY(directory + "/\(name).npy")
-            XCTAssertEqual(got.shape, shape, name)
-            assertClose(got.values, expected.values, name)
-        }
+        try assertPredictMatchesFixtures([("pytorch-gpt", "gpt.yaml", [3, 12, 13]), ("pytorch-encoder", "encoder.yaml", [4, 4])])
     }
 
     func testTrainASmallGPTThenGenerateWithAndWithoutTheCache() throws {
