@@ -76,7 +76,7 @@ public func scaledDotProductAttention(_ query: Tensor, _ key: Tensor, _ value: T
                       dq: dq, dqLayout: .init(contiguous: [bh[0], bh[1], L, E]), dk: dk, dkLayout: .init(contiguous: [bh[0], bh[1], S, E]),
                       dv: dv, dvLayout: .init(contiguous: [bh[0], bh[1], S, Ev]))
         return [dq, dk, dv]
-    }.saving(q4, k4, v4)
+    }.saving(q4, k4, v4).saving(out)
 }
 
 extension Tensor {
@@ -113,7 +113,7 @@ extension Tensor {
             call.backward(q: part(x, 0), k: part(x, 1), v: part(x, 2), out: out, dout: dout, outLayout: outLayout, lse: lse,
                           dq: d, dqLayout: q, dk: d, dkLayout: k, dv: d, dvLayout: v)
             return [d]
-        }.saving(x)
+        }.saving(x).saving(out)
     }
 }
 

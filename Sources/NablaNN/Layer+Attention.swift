@@ -278,8 +278,8 @@ public final class TransformerEncoderLayer: Module, UnaryLayer, @unchecked Senda
                                       dtype: dtype, generator: generator)
         linear1 = Linear(dModel, dimFeedforward, bias: bias, dtype: dtype, generator: g)
         linear2 = Linear(dimFeedforward, dModel, bias: bias, dtype: dtype, generator: g)
-        norm1 = LayerNorm([dModel], eps: layerNormEps, elementwiseAffine: true, dtype: dtype)
-        norm2 = LayerNorm([dModel], eps: layerNormEps, elementwiseAffine: true, dtype: dtype)
+        norm1 = LayerNorm([dModel], eps: layerNormEps, bias: bias, dtype: dtype)
+        norm2 = LayerNorm([dModel], eps: layerNormEps, bias: bias, dtype: dtype)
         dropoutFF = Dropout(dropout, generator: generator)
         dropout1 = Dropout(dropout, generator: generator)
         dropout2 = Dropout(dropout, generator: generator)
@@ -378,6 +378,7 @@ public final class TransformerDecoderLayer: Module, Layer, @unchecked Sendable {
                 normFirst: Bool = false, bias: Bool = true, dtype: DType = .float32, generator: RandomGenerator? = nil) {
         nablaCheck(dModel > 0 && nHead > 0 && dModel % nHead == 0,
                    "TransformerDecoderLayer: dModel \(dModel) is not divisible by nHead \(nHead)")
+        nablaCheck(dimFeedforward > 0, "TransformerDecoderLayer: dimFeedforward must be positive, got \(dimFeedforward)")
         let g = generator ?? RandomGenerator.global
         selfAttn = MultiheadAttention(embedDim: dModel, numHeads: nHead, dropout: dropout, bias: bias, batchFirst: batchFirst,
                                       dtype: dtype, generator: generator)
@@ -385,9 +386,9 @@ public final class TransformerDecoderLayer: Module, Layer, @unchecked Sendable {
                                            dtype: dtype, generator: generator)
         linear1 = Linear(dModel, dimFeedforward, bias: bias, dtype: dtype, generator: g)
         linear2 = Linear(dimFeedforward, dModel, bias: bias, dtype: dtype, generator: g)
-        norm1 = LayerNorm([dModel], eps: layerNormEps, dtype: dtype)
-        norm2 = LayerNorm([dModel], eps: layerNormEps, dtype: dtype)
-        norm3 = LayerNorm([dModel], eps: layerNormEps, dtype: dtype)
+        norm1 = LayerNorm([dModel], eps: layerNormEps, bias: bias, dtype: dtype)
+        norm2 = LayerNorm([dModel], eps: layerNormEps, bias: bias, dtype: dtype)
+        norm3 = LayerNorm([dModel], eps: layerNormEps, bias: bias, dtype: dtype)
         dropoutFF = Dropout(dropout, generator: generator)
         dropout1 = Dropout(dropout, generator: generator)
         dropout2 = Dropout(dropout, generator: generator)
@@ -529,10 +530,19 @@ public final class PositionalEncoding: Module, UnaryLayer, @unchecked Sendable, 
     public let dropout: Dropout
     let sinusoidalTable: SinusoidalTable?
 
-    /// Holds the sinusoidal table out of reflection's sight (it is no state-dict entry).
+    /// Holds the sinusoidal table (float64) out of reflection's sight (it is no state-dict
+    /// entry); a lock guards its growth.
     final class SinusoidalTable: @unchecked Sendable {
-        var table: Tensor
+        private var table: Tensor
+        private let lock = NSLock()
         init(_ t: Tensor) { table = t }
+        /// Rows `start..<start + length`, growing the table first when it is too short.
+        func rows(_ start: Int, _ length: Int, dimension: Int) -> Tensor {
+            lock.lock()
+            defer { lock.unlock() }
+            if table.shape[0] < start + length { table = PositionalEncoding.sinusoids(Swift.max(start + length, 2 * table.shape[0]), dimension) }
+            return table.narrow(axis: 0, start: start, length: length)
+        }
     }
 
     /// An encoding of `kind` for sequences of up to `maxLength` steps of `dimension` features.
@@ -542,14 +552,14 @@ public final class PositionalEncoding: Module, UnaryLayer, @unchecked Sendable, 
         self.kind = kind
         self.maxLength = maxLength
         self.dimension = dimension
-        self.dropout = Dropout(dropout)
+        self.dropout = Dropout(dropout, generator: generator)
         switch kind {
         case .learned:
             weight = Tensor.randomNormal([maxLength, dimension], dtype: dtype, generator: generator).requiringGrad()
             sinusoidalTable = nil
         case .sinusoidal:
             weight = nil
-            sinusoidalTable = SinusoidalTable(Self.sinusoids(maxLength, dimension).to(dtype))
+            sinusoidalTable = SinusoidalTable(Self.sinusoids(maxLength, dimension))
         }
         super.init()
     }
@@ -585,9 +595,7 @@ public final class PositionalEncoding: Module, UnaryLayer, @unchecked Sendable, 
     /// The rows of the table for steps `start..<start + length` (a sinusoidal table grows on demand).
     public func table(start: Int = 0, length: Int, dtype: DType) -> Tensor {
         if let weight { return weight.narrow(axis: 0, start: start, length: length) }
-        let box = sinusoidalTable!
-        if box.table.shape[0] < start + length { box.table = Self.sinusoids(Swift.max(start + length, 2 * box.table.shape[0]), dimension) }
-        return box.table.narrow(axis: 0, start: start, length: length).to(dtype)
+        return sinusoidalTable!.rows(start, length, dimension: dimension).to(dtype)
     }
 
     /// `x + pe[0..<T]`, then dropout.

@@ -113,20 +113,21 @@ public final class BatchNorm2d: BatchNormBase, @unchecked Sendable {
 public final class LayerNorm: Module, @unchecked Sendable, InputValidating {
     /// The scale, shape `normalizedShape` (nil without element-wise affine).
     public let weight: Tensor?
-    /// The shift, shape `normalizedShape`.
+    /// The shift, shape `normalizedShape` (nil without element-wise affine or with `bias: false`).
     public let bias: Tensor?
     /// The trailing shape normalised over.
     public let normalizedShape: [Int]
     /// Added to the variance.
     public let eps: Double
 
-    /// Layer normalisation over trailing axes of shape `normalizedShape`.
-    public init(_ normalizedShape: [Int], eps: Double = 1e-5, elementwiseAffine: Bool = true, dtype: DType = .float32) {
+    /// Layer normalisation over trailing axes of shape `normalizedShape`; `bias: false`
+    /// keeps the scale but drops the shift (PyTorch's `bias=False`).
+    public init(_ normalizedShape: [Int], eps: Double = 1e-5, elementwiseAffine: Bool = true, bias: Bool = true, dtype: DType = .float32) {
         nablaCheck(!normalizedShape.isEmpty && normalizedShape.allSatisfy { $0 >= 1 },
                    "LayerNorm: normalized shape must be non-empty and positive, got \(normalizedShape)")
         self.normalizedShape = normalizedShape; self.eps = eps
         weight = elementwiseAffine ? Tensor.ones(normalizedShape, dtype: dtype).requiringGrad() : nil
-        bias = elementwiseAffine ? Tensor.zeros(normalizedShape, dtype: dtype).requiringGrad() : nil
+        self.bias = elementwiseAffine && bias ? Tensor.zeros(normalizedShape, dtype: dtype).requiringGrad() : nil
         super.init()
     }
 

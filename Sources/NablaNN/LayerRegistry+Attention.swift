@@ -19,8 +19,8 @@ extension LayerRegistry {
         let ff = l.int("ff") ?? 2048, layers = l.int("layers") ?? 1, bias = l.bool("bias") ?? true
         guard let dd = CheckedSize.product(d, d), let attn = CheckedSize.product(4, dd), let f = CheckedSize.product(d, ff),
               let ffw = CheckedSize.product(2, f) else { return nil }
-        var one = attn + ffw + 4 * d                       // in/out projections, feed-forward, two norms
-        if bias { one += 4 * d + ff + d }                  // in_proj 3d + out_proj d, linear1 ff, linear2 d
+        var one = attn + ffw + 2 * d                       // in/out projections, feed-forward, two norms' scales
+        if bias { one += 4 * d + ff + d + 2 * d }          // in_proj 3d + out_proj d, linear1 ff, linear2 d, two norms' shifts
         guard var total = CheckedSize.product(one, layers) else { return nil }
         if l.bool("norm") ?? false { total += 2 * d }
         return total

@@ -140,6 +140,7 @@ final class CharacterSampler {
                 // The caches are full: start again from the last half of the window.
                 fresh = Array(window.suffix(max(context / 2, 1)))
                 caches = [:]
+                states = [:]
                 position = 0
             }
             var h = Tensor(fresh.map(Float.init), shape: [1, fresh.count])

@@ -93,6 +93,22 @@ final class AttentionLayerTests: XCTestCase {
         XCTAssertNotEqual(w0.doubles, w2.doubles)
     }
 
+    func testNoBiasDropsTheNormShiftsToo() throws {
+        // PyTorch's TransformerEncoderLayer(bias=False) has no bias anywhere, its layer norms
+        // included: the six weights only.
+        let layer = TransformerEncoderLayer(dModel: 8, nHead: 2, dimFeedforward: 16, bias: false)
+        XCTAssertEqual(layer.namedParameters().map(\.name).sorted(),
+                       ["linear1.weight", "linear2.weight", "norm1.weight", "norm2.weight", "self_attn.in_proj_weight", "self_attn.out_proj.weight"])
+        // The architecture's count agrees with the model's, with and without biases:
+        // with: 4·8² + 4·8 + 2·8·16 + 16 + 8 + 4·8 = 256 + 32 + 256 + 24 + 32 = 600;
+        // without: 4·8² + 2·8·16 + 2·8 = 256 + 256 + 16 = 528.
+        for (bias, expected) in [(true, 600), (false, 528)] {
+            let spec = ModelSpec(input: [5, 8], layers: [LayerSpec("transformer_encoder", ["heads": 2, "ff": 16, "bias": .bool(bias)])])
+            XCTAssertEqual(try spec.parameterCount(), expected)
+            XCTAssertEqual(try spec.build().parameterCount, expected)
+        }
+    }
+
     func testMultiheadAttentionNamesPyTorchsParametersAndInitialisesThem() {
         let mha = MultiheadAttention(embedDim: 12, numHeads: 3)
         XCTAssertEqual(mha.namedParameters().map(\.name), ["in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"])
