@@ -95,7 +95,6 @@ public final class MultiheadAttention: Module, Layer, @unchecked Sendable {
                                isCausal: Bool = false) -> (output: Tensor, weights: Tensor?) {
         if let message = validate(query, key, value, keyPaddingMask: keyPaddingMask, attnMask: attnMask) { nablaFail(message) }
         let unbatched = query.rank == 2
-        func batchMajor(_ t: Tensor) -> Tensor { unbatched ? t.unsqueezed(axis: 0) : batchFirst ? t : t.transposed(0, 1) }
         let q = batchMajor(query), k = batchMajor(key), v = batchMajor(value)
         let B = q.shape[0], L = q.shape[1], S = k.shape[1], E = embedDim, D = headDim
         let sameInput = Self.same(query, key) && Self.same(key, value)
@@ -106,9 +105,8 @@ public final class MultiheadAttention: Module, Layer, @unchecked Sendable {
             // Self-attention without weights: the kernel reads the heads from the packed
             // projection and writes them side by side, ready for out_proj.
             let qkv = q.linear(weight: inProjWeight, bias: inProjBias)
-            var y = outProj(Tensor.packedSelfAttention(qkv, heads: numHeads, mask: mask, causal: causal, dropout: p, generator: generator))
-            y = unbatched ? y.squeezed(axis: 0) : batchFirst ? y : y.transposed(0, 1)
-            return (y, nil)
+            let y = outProj(Tensor.packedSelfAttention(qkv, heads: numHeads, mask: mask, causal: causal, dropout: p, generator: generator))
+            return (callerLayout(y, unbatched: unbatched), nil)
         }
         let (qh, kh, vh) = project(q, k, v, sameInput: sameInput)
         var attended: Tensor
@@ -129,9 +127,15 @@ public final class MultiheadAttention: Module, Layer, @unchecked Sendable {
             attended = scaledDotProductAttention(qh, kh, vh, mask: mask, causal: causal, dropout: p, generator: generator)
         }
         attended = attended.permuted(0, 2, 1, 3).reshaped([B, L, E])
-        var y = outProj(attended)
-        y = unbatched ? y.squeezed(axis: 0) : batchFirst ? y : y.transposed(0, 1)
-        return (y, weights)
+        return (callerLayout(outProj(attended), unbatched: unbatched), weights)
+    }
+
+    /// An input as `[B, L, E]`, whatever the layer's layout.
+    func batchMajor(_ t: Tensor) -> Tensor { t.rank == 2 ? t.unsqueezed(axis: 0) : batchFirst ? t : t.transposed(0, 1) }
+
+    /// A `[B, L, E]` result in the layout the caller gave.
+    func callerLayout(_ y: Tensor, unbatched: Bool) -> Tensor {
+        unbatched ? y.squeezed(axis: 0) : batchFirst ? y : y.transposed(0, 1)
     }
 
     /// Whether two arguments are one tensor (the same storage, layout and graph node), so
@@ -224,6 +228,16 @@ public enum TransformerActivation: String, Sendable, CaseIterable {
     case relu
     /// The exact (erf) GELU.
     case gelu
+
+    /// The activation of `x`.
+    func callAsFunction(_ x: Tensor) -> Tensor { self == .relu ? x.relu() : x.gelu() }
+}
+
+/// A transformer layer's feed-forward block `linear2(dropout(activation(linear1(x))))`
+/// (the caller applies the block's output dropout).
+private func feedForward(_ x: Tensor, _ linear1: Linear, _ activation: TransformerActivation, _ dropout: Dropout,
+                         _ linear2: Linear) -> Tensor {
+    linear2(dropout(activation(linear1(x))))
 }
 
 /// One transformer encoder layer: self-attention and a feed-forward block, each with a
@@ -322,13 +336,16 @@ public final class TransformerEncoderLayer: Module, UnaryLayer, @unchecked Senda
     /// means ``causal``.
     public func callAsFunction(_ src: Tensor, srcMask: Tensor? = nil, srcKeyPaddingMask: Tensor? = nil, isCausal: Bool? = nil) -> Tensor {
         let isCausal = isCausal ?? causal
-        func sa(_ x: Tensor) -> Tensor {
-            dropout1(selfAttn(x, x, x, keyPaddingMask: srcKeyPaddingMask, needWeights: false, attnMask: srcMask, isCausal: isCausal).output)
+        return blocks(src) { x in
+            selfAttn(x, x, x, keyPaddingMask: srcKeyPaddingMask, needWeights: false, attnMask: srcMask, isCausal: isCausal).output
         }
-        func ff(_ x: Tensor) -> Tensor {
-            let h = linear1(x)
-            return dropout2(linear2(dropoutFF(activation == .relu ? h.relu() : h.gelu())))
-        }
+    }
+
+    /// The attention block (`attend`, then dropout) and the feed-forward block, each with
+    /// its residual connection and normalisation, pre- or post-norm.
+    func blocks(_ src: Tensor, attend: (Tensor) -> Tensor) -> Tensor {
+        func sa(_ x: Tensor) -> Tensor { dropout1(attend(x)) }
+        func ff(_ x: Tensor) -> Tensor { dropout2(feedForward(x, linear1, activation, dropoutFF, linear2)) }
         if normFirst {
             let x = src + sa(norm1(src))
             return x + ff(norm2(x))
@@ -425,10 +442,7 @@ public final class TransformerDecoderLayer: Module, Layer, @unchecked Sendable {
             dropout2(multiheadAttn(x, memory, memory, keyPaddingMask: memoryKeyPaddingMask, needWeights: false, attnMask: memoryMask,
                                    isCausal: memoryIsCausal).output)
         }
-        func ff(_ x: Tensor) -> Tensor {
-            let h = linear1(x)
-            return dropout3(linear2(dropoutFF(activation == .relu ? h.relu() : h.gelu())))
-        }
+        func ff(_ x: Tensor) -> Tensor { dropout3(feedForward(x, linear1, activation, dropoutFF, linear2)) }
         if normFirst {
             var x = tgt + sa(norm1(tgt))
             x = x + mha(norm2(x))
@@ -640,8 +654,7 @@ extension MultiheadAttention {
     /// The result equals the rows for those positions of a causal pass over the whole sequence.
     public func attendIncrementally(_ x: Tensor, cache: AttentionCache) -> Tensor {
         if let message = validate(x, x, x) { nablaFail(message) }
-        let unbatched = x.rank == 2
-        let q = unbatched ? x.unsqueezed(axis: 0) : batchFirst ? x : x.transposed(0, 1)
+        let q = batchMajor(x)
         let B = q.shape[0], T = q.shape[1]
         let (qh, kh, vh) = project(q, q, q, sameInput: true)
         let past = cache.count
@@ -661,9 +674,7 @@ extension MultiheadAttention {
             mask = Tensor(values, shape: [T, past + T]).to(q.dtype)
         }
         let attended = scaledDotProductAttention(qh, cache.keys!, cache.values!, mask: mask, causal: past == 0 && T > 1)
-        var y = outProj(attended.permuted(0, 2, 1, 3).reshaped([B, T, embedDim]))
-        y = unbatched ? y.squeezed(axis: 0) : batchFirst ? y : y.transposed(0, 1)
-        return y
+        return callerLayout(outProj(attended.permuted(0, 2, 1, 3).reshaped([B, T, embedDim])), unbatched: x.rank == 2)
     }
 }
 
@@ -672,16 +683,7 @@ extension TransformerEncoderLayer {
     /// see ``MultiheadAttention/attendIncrementally(_:cache:)``.
     public func forwardIncrementally(_ src: Tensor, cache: AttentionCache) -> Tensor {
         checkInput(src)
-        func ff(_ x: Tensor) -> Tensor {
-            let h = linear1(x)
-            return linear2(activation == .relu ? h.relu() : h.gelu())
-        }
-        if normFirst {
-            let x = src + selfAttn.attendIncrementally(norm1(src), cache: cache)
-            return x + ff(norm2(x))
-        }
-        let x = norm1(src + selfAttn.attendIncrementally(src, cache: cache))
-        return norm2(x + ff(x))
+        return blocks(src) { selfAttn.attendIncrementally($0, cache: cache) }
     }
 }
 

@@ -33,14 +33,14 @@ public final class Embedding: Module, @unchecked Sendable, InputValidating {
         if !input.dtype.isFloatingPoint {
             if input.dtype == .bool { return "\(displayName): the input is a bool tensor; embedding indices are int64" }
             for (i, v) in input.int64s.enumerated() where v < 0 || v >= Int64(count) {
-                return "\(displayName): index \(v) at \(where_(i, input.shape)) is not in 0..<\(count)"
+                return "\(displayName): index \(v) at \(location(i, input.shape)) is not in 0..<\(count)"
             }
             return nil
         }
         for i in 0..<input.count {
             let v = input.scalar(at: i)
             if v != v.rounded() || v < 0 || v >= Double(count) {
-                return "\(displayName): index \(v) at \(where_(i, input.shape)) is not an integer in 0..<\(count)"
+                return "\(displayName): index \(v) at \(location(i, input.shape)) is not an integer in 0..<\(count)"
             }
             if input.dtype == .float32 && v >= 16_777_216 {
                 return "\(displayName): index \(Int(v)) at position \(i) is too large to be exact in a float32 index tensor (exact only below 16777216); use an int64 index tensor"
@@ -51,7 +51,7 @@ public final class Embedding: Module, @unchecked Sendable, InputValidating {
 
     /// Where flat position `i` of an index tensor of `shape` is: the example and the
     /// position in it for a batch of sequences, the flat position otherwise.
-    private func where_(_ i: Int, _ shape: [Int]) -> String {
+    private func location(_ i: Int, _ shape: [Int]) -> String {
         guard shape.count >= 2, shape[0] > 0 else { return "position \(i) of the input (shape \(shape))" }
         let per = shape.dropFirst().reduce(1, *)
         return "example \(i / per), position \(i % per) of the input (shape \(shape))"
