@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "NablaIO", targets: ["NablaIO"]),
         .library(name: "NablaTraining", targets: ["NablaTraining"]),
         .library(name: "NablaViz", targets: ["NablaViz"]),
+        .library(name: "NablaZoo", targets: ["NablaZoo"]),
         .executable(name: "nabla", targets: ["nabla"]),
     ],
     dependencies: [
@@ -32,8 +33,10 @@ let package = Package(
         .target(name: "NablaIO", dependencies: ["NablaCore", "NablaNN", .product(name: "Yams", package: "Yams")]),
         .target(name: "NablaTraining", dependencies: ["NablaCore", "NablaNN", "NablaData", "NablaIO"]),
         // Pictures: computation graphs (DOT, SVG, tables), training plots and reports.
-        .target(name: "NablaViz", dependencies: ["NablaCore", "NablaNN", "NablaIO", "NablaTraining"]),
-        .target(name: "Nabla", dependencies: ["NablaCore", "NablaNN", "NablaData", "NablaIO", "NablaTraining", "NablaViz"]),
+        .target(name: "NablaViz", dependencies: ["NablaCore", "NablaNN", "NablaIO", "NablaTraining", "CZlib"]),
+        // The architecture chart: one trainable entry per network of the notes (`nabla zoo`).
+        .target(name: "NablaZoo", dependencies: ["NablaCore", "NablaNN", "NablaData", "NablaIO", "NablaTraining", "NablaViz"]),
+        .target(name: "Nabla", dependencies: ["NablaCore", "NablaNN", "NablaData", "NablaIO", "NablaTraining", "NablaViz", "NablaZoo"]),
         .executableTarget(name: "nabla", dependencies: ["Nabla", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "_NablaTestSupport", dependencies: ["NablaCore"]),
         .executableTarget(name: "NablaBenchmarks", dependencies: ["Nabla"]),
@@ -55,6 +58,7 @@ let package = Package(
         .testTarget(name: "NablaIOTests", dependencies: ["NablaIO", "_NablaTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NablaTrainingTests", dependencies: ["NablaTraining", "_NablaTestSupport"]),
         .testTarget(name: "NablaVizTests", dependencies: ["NablaViz", "NablaNN", "_NablaTestSupport"]),
+        .testTarget(name: "NablaZooTests", dependencies: ["NablaZoo", "_NablaTestSupport"]),
         .testTarget(name: "NablaCLITests", dependencies: ["_NablaTestSupport"], exclude: ["Fixtures"]),
     ]
 )

@@ -5,3 +5,4 @@
 @_exported import NablaIO
 @_exported import NablaTraining
 @_exported import NablaViz
+@_exported import NablaZoo

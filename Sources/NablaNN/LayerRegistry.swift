@@ -225,7 +225,7 @@ public enum LayerRegistry {
         .activation("mish", "Mish") { _ in Mish() },
         .activation("softmax", "Softmax", options: [.optional("axis", .integer)]) { l in Softmax(axis: l.int("axis") ?? -1) },
         .activation("log_softmax", "LogSoftmax", options: [.optional("axis", .integer)]) { l in LogSoftmax(axis: l.int("axis") ?? -1) },
-    ] + spatialTypes + recurrentTypes + attentionTypes
+    ] + spatialTypes + recurrentTypes + attentionTypes + chartTypes
 
     /// The entries by name.
     static let byName: [String: LayerType] = Dictionary(types.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })

@@ -1,3 +1,4 @@
+import Foundation
 import NablaCore
 
 /// How a loss combines its per-element (or per-sample) values, as PyTorch's `reduction`.
@@ -260,6 +261,45 @@ public enum Loss {
     /// PyTorch's `weight_decay = λ` in SGD corresponds to adding ½λ·l2Penalty(model).
     public static func l2Penalty(_ model: Module) -> Tensor {
         penalty(model) { $0.squared().sum() }
+    }
+
+    // MARK: Latent codes and sparse activations
+
+    /// The KL divergence of N(μ, σ²) from the standard normal, summed over the last axis
+    /// (the latent dimensions) and reduced over the examples: a VAE's regulariser.
+    ///
+    /// Per example, −½ Σⱼ (1 + log σⱼ² − μⱼ² − σⱼ²) (Kingma and Welling 2014, appendix B).
+    /// It is ≥ 0, and 0 only when μ = 0 and σ² = 1. `.none` gives one value per example.
+    public static func gaussianKL(mean: Tensor, logVariance: Tensor, reduction: Reduction = .mean) -> Tensor {
+        checkSameShape(mean, logVariance, "gaussianKL")
+        let perDimension = (logVariance + 1.0 - mean.squared() - logVariance.exp()) * -0.5
+        return reduction.apply(mean.rank == 0 ? perDimension : perDimension.sum(axis: -1))
+    }
+
+    /// The sparse auto-encoder's penalty: the KL divergence of Bernoulli(ρ̂ⱼ) from the target
+    /// Bernoulli(ρ), summed over the hidden units j.
+    ///
+    /// ρ̂ⱼ is unit j's mean activation over the batch (axis 0 of `activations`, `[N, units]`,
+    /// values in (0, 1), e.g. after a sigmoid): Σⱼ ρ log(ρ/ρ̂ⱼ) + (1 − ρ) log((1 − ρ)/(1 − ρ̂ⱼ)).
+    /// ρ̂ is clamped to [10⁻⁶, 1 − 10⁻⁶] so a dead or saturated unit gives a large finite
+    /// penalty. Multiply by a weight β and add to the reconstruction loss.
+    public static func sparsityKL(_ activations: Tensor, target rho: Double) -> Tensor {
+        nablaCheck(rho > 0 && rho < 1, "sparsityKL: the target activation ρ must be in (0, 1), got \(rho)")
+        nablaCheck(activations.rank == 2 && activations.shape[0] > 0,
+                   "sparsityKL: expected activations [N, units] with N > 0, got \(activations.shape)")
+        let rhoHat = activations.mean(axis: 0).clamped(min: 1e-6, max: 1 - 1e-6)
+        let constant = rho * Foundation.log(rho) + (1 - rho) * Foundation.log(1 - rho)
+        let perUnit = rhoHat.log() * -rho - (rhoHat * -1.0 + 1.0).log() * (1 - rho) + constant
+        return perUnit.sum()
+    }
+
+    /// The L1 activity penalty: Σ |aᵢⱼ| over the units, averaged over the examples (axis 0).
+    ///
+    /// The other sparse auto-encoder penalty: it pushes activations to exactly zero.
+    public static func activityL1(_ activations: Tensor) -> Tensor {
+        nablaCheck(activations.rank >= 1 && activations.shape[0] > 0,
+                   "activityL1: expected activations [N, ...] with N > 0, got \(activations.shape)")
+        return activations.abs().sum() / Double(activations.shape[0])
     }
 
     static func penalty(_ model: Module, _ f: (Tensor) -> Tensor) -> Tensor {

@@ -25,10 +25,11 @@ struct NablaCommand: ParsableCommand {
           nabla train --report report                   # report/index.html with curves and a confusion matrix
           nabla graph --expr "(x + y) * z" --set x=-2,y=5,z=-4 --out graph.svg
           nabla plot adam.csv sgd.csv --out loss.svg
+          nabla zoo vae --out zoo/vae                   # a network of the notes' chart, with PNG pictures
           nabla info
         """,
         version: NablaVersion.string,
-        subcommands: [Train.self, Evaluate.self, Predict.self, Generate.self, Summary.self, Graph.self, Plot.self, Info.self],
+        subcommands: [Train.self, Evaluate.self, Predict.self, Generate.self, Summary.self, Graph.self, Plot.self, ZooCommand.self, Info.self],
         defaultSubcommand: nil)
 }
 
