@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "NablaDataTests", dependencies: ["NablaData", "_NablaTestSupport"]),
         .testTarget(name: "NablaIOTests", dependencies: ["NablaIO", "_NablaTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NablaTrainingTests", dependencies: ["NablaTraining", "_NablaTestSupport"]),
-        .testTarget(name: "NablaVizTests", dependencies: ["NablaViz", "NablaNN", "_NablaTestSupport"]),
+        .testTarget(name: "NablaVizTests", dependencies: ["NablaViz", "NablaNN", "CZlib", "_NablaTestSupport"]),
         .testTarget(name: "NablaZooTests", dependencies: ["NablaZoo", "_NablaTestSupport"]),
         .testTarget(name: "NablaCLITests", dependencies: ["_NablaTestSupport"], exclude: ["Fixtures"]),
     ]
