@@ -106,8 +106,8 @@ extension Zoo {
             let scale = side <= 8 ? 5 : 2
             let prior = model.decode(Tensor.randomNormal([64, model.latent], generator: context.generator(4)))
             try context.save(ZooPictures.grid(pictures(prior, 64), side: side, columns: 8, scale: scale), "vae-samples.png")
-            // The latent walk: z on a 12 × 12 grid of standard-normal quantiles in [−2, 2].
-            let steps = 12
+            // The latent walk: z on a 10 × 10 grid over [−2, 2]².
+            let steps = 10
             let values = (0..<steps).map { -2 + 4 * Double($0) / Double(steps - 1) }
             let grid = values.reversed().flatMap { y in values.flatMap { xv in [Float(xv), Float(y)] } }
             let walk = model.decode(Tensor(grid, shape: [steps * steps, 2]))

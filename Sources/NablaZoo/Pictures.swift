@@ -47,7 +47,7 @@ public enum ZooPictures {
             }
         }
         for q in points {
-            picture.disc(cx: frame.px(q.x), cy: frame.py(q.y), radius: 2.5, RGB.classes[q.label % 10], outline: .white)
+            picture.disc(cx: frame.px(q.x), cy: frame.py(q.y), radius: 3, RGB.classes[q.label % 10], outline: .white)
         }
         for c in centres {
             picture.disc(cx: frame.px(c.x), cy: frame.py(c.y), radius: 4, .black, outline: .black)

@@ -202,7 +202,6 @@ public final class ZooContext: @unchecked Sendable {
     /// Records whether a target of the chart was met, and says so.
     public func target(_ description: String, met: Bool) {
         report.targets.append((description, met))
-        say("target \(met ? "met" : "NOT met"): \(description)")
     }
 
     /// Adds a line to the report and prints it to standard error.
@@ -278,15 +277,13 @@ public final class ZooContext: @unchecked Sendable {
     func writeMetrics() throws {
         let p = path("metrics.json")
         report.files.append(p)
-        var object: [String: Any] = [
+        // JSON has no NaN or infinity: such a metric is written as a string ("nan").
+        let object: [String: Any] = [
             "entry": report.entry, "data": report.data, "seconds": (report.seconds * 10).rounded() / 10,
-            "metrics": report.metrics.mapValues { $0.isFinite ? $0 : Double.nan },
+            "metrics": report.metrics.mapValues { $0.isFinite ? $0 as Any : "\($0)" as Any },
             "targets": report.targets.map { ["target": $0.target, "met": $0.met] },
             "files": report.files.map { ($0 as NSString).lastPathComponent },
         ]
-        if report.metrics.values.contains(where: { !$0.isFinite }) {
-            object["metrics"] = report.metrics.mapValues { $0.isFinite ? String($0) : "\($0)" }
-        }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
         try atomicWrite(data, to: p)
     }

@@ -1,0 +1,45 @@
+import Foundation
+import XCTest
+
+/// `nabla zoo`: the list, a run that writes its pictures, model and metrics, and the
+/// messages for an unknown entry, data that does not fit and an --out that is a file.
+extension CLITests {
+    func testZooListNamesEveryEntryWithOneLineEach() throws {
+        let r = try nabla(["zoo", "--list"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = r.stdout.split(separator: "\n")
+        XCTAssertEqual(lines.count, 13, r.stdout)
+        for name in ["perceptron", "ff", "dff", "rbf", "gaussian", "rnn", "lstm", "gru", "ae", "dae", "sae", "vae", "gan"] {
+            XCTAssertTrue(lines.contains { $0.hasPrefix(name + " ") }, "\(name) missing from:\n\(r.stdout)")
+        }
+    }
+
+    func testZooPerceptronRunWritesPicturesModelAndMetrics() throws {
+        let r = try nabla(["zoo", "perceptron", "--out", "p"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("target met: converges on the blobs in < 100 epochs"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("target met: fails on XOR"), r.stdout)
+        for f in ["perceptron-blobs.png", "perceptron-xor.png", "perceptron-blobs.safetensors", "metrics.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: directory + "/p/" + f), f)
+        }
+        let metrics = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/p/metrics.json"))) as? [String: Any]
+        XCTAssertEqual(metrics?["entry"] as? String, "perceptron")
+        XCTAssertEqual((metrics?["metrics"] as? [String: Double])?["accuracy_blobs"], 1)
+    }
+
+    func testZooBadInputSaysWhatWasWrong() throws {
+        let unknown = try nabla(["zoo", "hopfield"])
+        XCTAssertNotEqual(unknown.status, 0)
+        XCTAssertTrue(unknown.stderr.contains("unknown zoo entry 'hopfield'") && unknown.stderr.contains("perceptron, ff, dff"), unknown.stderr)
+        let data = try nabla(["zoo", "vae", "--data", "heteroscedastic", "--out", "v"])
+        XCTAssertNotEqual(data.status, 0)
+        XCTAssertTrue(data.stderr.contains("vae cannot train on 'heteroscedastic'") && data.stderr.contains("image data set"), data.stderr)
+        try write("not a folder", to: "file.txt")
+        let out = try nabla(["zoo", "perceptron", "--out", "file.txt"])
+        XCTAssertNotEqual(out.status, 0)
+        XCTAssertTrue(out.stderr.contains("--out file.txt is a file, not a folder"), out.stderr)
+        let none = try nabla(["zoo"])
+        XCTAssertNotEqual(none.status, 0)
+        XCTAssertTrue(none.stderr.contains("give an entry to train"), none.stderr)
+    }
+}
