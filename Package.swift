@@ -52,6 +52,7 @@ let package = Package(
         .executableTarget(name: "ReadmeMLP", dependencies: ["Nabla"], path: "Examples/ReadmeMLP"),
         .executableTarget(name: "ReadmeLSTM", dependencies: ["Nabla"], path: "Examples/ReadmeLSTM"),
         .executableTarget(name: "ReadmeAttention", dependencies: ["Nabla"], path: "Examples/ReadmeAttention"),
+        .executableTarget(name: "ReadmeZoo", dependencies: ["Nabla"], path: "Examples/ReadmeZoo"),
         .testTarget(name: "NablaCoreTests", dependencies: ["NablaCore", "_NablaTestSupport"]),
         .testTarget(name: "NablaNNTests", dependencies: ["NablaNN", "_NablaTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "NablaDataTests", dependencies: ["NablaData", "_NablaTestSupport"]),

@@ -140,19 +140,33 @@ public struct Raster: Sendable, Equatable {
 
     // MARK: PNG
 
-    /// The picture as a PNG file (8-bit RGB, no interlacing), its pixels deflated by zlib.
+    /// Whether every pixel is a shade of grey (R = G = B).
+    public var isGray: Bool {
+        var i = 0
+        while i < pixels.count {
+            if pixels[i] != pixels[i + 1] || pixels[i] != pixels[i + 2] { return false }
+            i += 3
+        }
+        return true
+    }
+
+    /// The picture as a PNG file (8-bit RGB, or 8-bit grey when every pixel is grey, which is
+    /// a third of the size; no interlacing), its pixels deflated by zlib.
     ///
     /// Each row is filtered with PNG's "Up" filter (the byte difference from the row above),
     /// which makes the flat areas of plots and image grids compress to almost nothing.
     public func png() -> [UInt8] {
-        let stride = width * 3
+        let gray = isGray, channels = gray ? 1 : 3
+        var samples = pixels
+        if gray { samples = (0..<(width * height)).map { pixels[3 * $0] } }
+        let stride = width * channels
         var filtered = [UInt8](repeating: 0, count: height * (stride + 1))
         for y in 0..<height {
             let o = y * (stride + 1)
             filtered[o] = y == 0 ? 0 : 2
             for i in 0..<stride {
-                let v = pixels[y * stride + i]
-                filtered[o + 1 + i] = y == 0 ? v : v &- pixels[(y - 1) * stride + i]
+                let v = samples[y * stride + i]
+                filtered[o + 1 + i] = y == 0 ? v : v &- samples[(y - 1) * stride + i]
             }
         }
         var bound = compressBound(uLong(filtered.count))
@@ -173,8 +187,9 @@ public struct Raster: Sendable, Equatable {
             let crc = body.withUnsafeBufferPointer { crc32(0, $0.baseAddress, uInt($0.count)) }
             bytes += be32(UInt32(truncatingIfNeeded: crc))
         }
-        // IHDR: width, height, bit depth 8, colour type 2 (RGB), deflate, adaptive filtering, no interlace.
-        chunk("IHDR", be32(UInt32(width)) + be32(UInt32(height)) + [8, 2, 0, 0, 0])
+        // IHDR: width, height, bit depth 8, colour type 2 (RGB) or 0 (grey), deflate, adaptive
+        // filtering, no interlace.
+        chunk("IHDR", be32(UInt32(width)) + be32(UInt32(height)) + [8, gray ? 0 : 2, 0, 0, 0])
         chunk("IDAT", compressed)
         chunk("IEND", [])
         return bytes

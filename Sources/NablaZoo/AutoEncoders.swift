@@ -50,6 +50,14 @@ extension Zoo {
             super.init()
         }
 
+        /// An auto-encoder from a given encoder and decoder.
+        public init(encoder: Sequential, decoder: Sequential, code: Int) {
+            self.encoder = encoder
+            self.decoder = decoder
+            codeSize = code
+            super.init()
+        }
+
         /// decoder(encoder(x)) for rows x `[N, inputs]`.
         public override func forward(_ x: Tensor) -> Tensor { decoder(encoder(x)) }
     }
@@ -138,12 +146,20 @@ extension Zoo {
         public static let dataChoices = imageChoices
         public static let dataRequirement = imageRequirement
         public static let defaultEpochs = 10
+        /// The default architecture (`--arch` changes it).
+        public static let defaultArchitecture = ImageArchitecture.dense
 
         public static func train(_ context: ZooContext) throws {
             let name = context.dataName("fashion-mnist")
             context.report.data.append(name)
             let (train, test, side) = try context.images(name)
-            let model = AutoEncoderNetwork(inputs: side * side, hidden: [256, 64], code: 2, generator: context.generator(1))
+            let g = context.generator(1)
+            let model = context.architecture(defaultArchitecture) == .dense
+                ? AutoEncoderNetwork(inputs: side * side, hidden: [256, 64], code: 2, generator: g)
+                : AutoEncoderNetwork(encoder: Sequential { convolutionalEncoder(side: side, features: 256, generator: g); ReLU(); Linear(256, 2, generator: g) },
+                                     decoder: Sequential { Linear(2, 256, generator: g); ReLU()
+                                                           convolutionalDecoder(side: side, inputs: 256, output: Sigmoid(), generator: g) },
+                                     code: 2)
             let step = TrainingStep.loss("ae") { batch in StepOutput(loss: Loss.mse(model(batch.inputs), batch.inputs)) }
             let trainer = context.trainer(model, [Adam(model.parameters(), lr: 1e-3)], step)
             _ = try trainer.fit(unsupervised(train), epochs: context.epochs(defaultEpochs), batchSize: 128)
@@ -183,12 +199,18 @@ extension Zoo {
         public static let defaultEpochs = 10
         /// The noise's standard deviation.
         public static let noise = 0.4
+        /// The default architecture (`--arch` changes it).
+        public static let defaultArchitecture = ImageArchitecture.dense
 
         public static func train(_ context: ZooContext) throws {
             let name = context.dataName("fashion-mnist")
             context.report.data.append(name)
             let (train, test, side) = try context.images(name)
-            let network = AutoEncoderNetwork(inputs: side * side, hidden: [256], code: 64, generator: context.generator(1))
+            let g = context.generator(1)
+            let network = context.architecture(defaultArchitecture) == .dense
+                ? AutoEncoderNetwork(inputs: side * side, hidden: [256], code: 64, generator: g)
+                : AutoEncoderNetwork(encoder: convolutionalEncoder(side: side, features: 64, generator: g),
+                                     decoder: convolutionalDecoder(side: side, inputs: 64, output: Sigmoid(), generator: g), code: 64)
             let model = Sequential { GaussianNoise(std: noise, generator: context.generator(2)); network }
             let step = TrainingStep.loss("dae") { batch in StepOutput(loss: Loss.mse(model(batch.inputs), batch.inputs)) }
             let trainer = context.trainer(model, [Adam(model.parameters(), lr: 1e-3)], step)

@@ -23,6 +23,8 @@ extension Zoo {
         public static let dataChoices = imageChoices
         public static let dataRequirement = imageRequirement
         public static let defaultEpochs = 10
+        /// The default architecture (`--arch` changes it).
+        public static let defaultArchitecture = ImageArchitecture.dense
 
         /// The network: encoder, the two Gaussian heads, decoder, and the noise generator.
         public final class Network: Module, @unchecked Sendable {
@@ -39,15 +41,26 @@ extension Zoo {
             /// The latent size.
             public let latent: Int
 
-            /// The default architecture for `inputs` pixels.
-            public init(inputs: Int, latent: Int = 2, generator: RandomGenerator = .global, noise: RandomGenerator = .global) {
-                encoder = Sequential { Linear(inputs, 512, generator: generator); ReLU(); Linear(512, 256, generator: generator); ReLU() }
+            /// The default architecture for `inputs` pixels (a square image), dense or convolutional.
+            public init(inputs: Int, latent: Int = 2, architecture: ImageArchitecture = .dense,
+                        generator: RandomGenerator = .global, noise: RandomGenerator = .global) {
+                let side = Int(Double(inputs).squareRoot().rounded())
+                switch architecture {
+                case .dense:
+                    encoder = Sequential { Linear(inputs, 512, generator: generator); ReLU(); Linear(512, 256, generator: generator); ReLU() }
+                    decoder = Sequential {
+                        Linear(latent, 256, generator: generator); ReLU(); Linear(256, 512, generator: generator); ReLU()
+                        Linear(512, inputs, generator: generator)
+                    }
+                case .conv:
+                    encoder = Sequential { convolutionalEncoder(side: side, features: 256, generator: generator); ReLU() }
+                    decoder = Sequential {
+                        Linear(latent, 256, generator: generator); ReLU()
+                        convolutionalDecoder(side: side, inputs: 256, output: nil, generator: generator)
+                    }
+                }
                 mean = Linear(256, latent, generator: generator)
                 logVariance = Linear(256, latent, generator: generator)
-                decoder = Sequential {
-                    Linear(latent, 256, generator: generator); ReLU(); Linear(256, 512, generator: generator); ReLU()
-                    Linear(512, inputs, generator: generator)
-                }
                 self.noise = noise
                 self.latent = latent
                 super.init()
@@ -79,7 +92,8 @@ extension Zoo {
             let name = context.dataName("fashion-mnist")
             context.report.data.append(name)
             let (train, test, side) = try context.images(name)
-            let model = Network(inputs: side * side, generator: context.generator(1), noise: context.generator(2))
+            let model = Network(inputs: side * side, architecture: context.architecture(defaultArchitecture),
+                                generator: context.generator(1), noise: context.generator(2))
             let trainer = context.trainer(model, [Adam(model.parameters(), lr: 1e-3)], model.step)
             trainer.generators["noise"] = model.noise
             _ = try trainer.fit(unsupervised(train), epochs: context.epochs(defaultEpochs), batchSize: 128)
@@ -139,6 +153,8 @@ extension Zoo {
         public static let defaultEpochs = 15
         /// The noise size.
         public static let noiseSize = 64
+        /// The default architecture (`--arch` changes it).
+        public static let defaultArchitecture = ImageArchitecture.dense
 
         /// Both networks in one module (so one checkpoint holds them), and the noise generator.
         public final class Network: Module, @unchecked Sendable {
@@ -149,19 +165,27 @@ extension Zoo {
             /// Where z comes from.
             public let noise: RandomGenerator
 
-            /// The default architecture for `inputs` pixels.
-            public init(inputs: Int, generator g: RandomGenerator = .global, noise: RandomGenerator = .global) {
-                generator = Sequential {
-                    Linear(noiseSize, 256, generator: g); LeakyReLU(0.2)
-                    Linear(256, 512, generator: g); LeakyReLU(0.2)
-                    Linear(512, inputs, generator: g); Tanh()
-                }
-                discriminator = Sequential {
-                    Linear(inputs, 512, generator: g); LeakyReLU(0.2)
-                    Linear(512, 256, generator: g); LeakyReLU(0.2)
-                    Linear(256, 1, generator: g)
-                }
+            /// The default architecture for `inputs` pixels (a square image), dense or convolutional.
+            public init(inputs: Int, architecture: ImageArchitecture = .dense, generator g: RandomGenerator = .global,
+                        noise: RandomGenerator = .global) {
                 self.noise = noise
+                switch architecture {
+                case .dense:
+                    generator = Sequential {
+                        Linear(noiseSize, 256, generator: g); LeakyReLU(0.2)
+                        Linear(256, 512, generator: g); LeakyReLU(0.2)
+                        Linear(512, inputs, generator: g); Tanh()
+                    }
+                    discriminator = Sequential {
+                        Linear(inputs, 512, generator: g); LeakyReLU(0.2)
+                        Linear(512, 256, generator: g); LeakyReLU(0.2)
+                        Linear(256, 1, generator: g)
+                    }
+                case .conv:
+                    let side = Int(Double(inputs).squareRoot().rounded())
+                    generator = convolutionalDecoder(side: side, inputs: noiseSize, output: Tanh(), generator: g)
+                    discriminator = convolutionalEncoder(side: side, features: 1, leaky: true, generator: g)
+                }
                 super.init()
             }
 
@@ -199,7 +223,8 @@ extension Zoo {
             let name = context.dataName("fashion-mnist")
             context.report.data.append(name)
             let (train, _, side) = try context.images(name)
-            let model = Network(inputs: side * side, generator: context.generator(1), noise: context.generator(2))
+            let model = Network(inputs: side * side, architecture: context.architecture(defaultArchitecture),
+                                generator: context.generator(1), noise: context.generator(2))
             let optimizers = model.optimizers()
             let trainer = context.trainer(model, optimizers, model.step(discriminator: optimizers[0], generator: optimizers[1]))
             trainer.generators["noise"] = model.noise

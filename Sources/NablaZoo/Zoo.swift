@@ -49,6 +49,9 @@ public enum Zoo {
             throw ZooError("\(entry.name) cannot train on '\(data)': \(entry.dataRequirement); its data sets are "
                            + entry.dataChoices.joined(separator: ", "))
         }
+        if options.architecture != nil, !architectureEntries.contains(entry.name) {
+            throw ZooError("--arch applies to the image entries (" + architectureEntries.joined(separator: ", ") + "), not to \(entry.name)")
+        }
         try ZooOptions.prepareFolder(options.out)
         let context = ZooContext(options: options, entry: entry.name)
         let start = Date()
@@ -116,12 +119,15 @@ public struct ZooOptions: Sendable {
     public var fashionDirectory: String?
     /// How training reports progress.
     public var progress: ProgressReporter.Style?
+    /// The image entries' encoders and decoders (nil: the entry's default).
+    public var architecture: Zoo.ImageArchitecture?
 
     /// Options for a run writing to `out`.
     public init(data: String? = nil, epochs: Int? = nil, out: String, seed: UInt64 = 0, limit: Int? = nil,
-                fashionDirectory: String? = nil, progress: ProgressReporter.Style? = nil) {
+                fashionDirectory: String? = nil, progress: ProgressReporter.Style? = nil,
+                architecture: Zoo.ImageArchitecture? = nil) {
         self.data = data; self.epochs = epochs; self.out = out; self.seed = seed; self.limit = limit
-        self.fashionDirectory = fashionDirectory; self.progress = progress
+        self.fashionDirectory = fashionDirectory; self.progress = progress; self.architecture = architecture
     }
 
     /// Creates `path` as a folder if it does not exist; an error when it is a file.
@@ -186,6 +192,9 @@ public final class ZooContext: @unchecked Sendable {
 
     /// The data set to use: `--data`, or `fallback`.
     public func dataName(_ fallback: String) -> String { options.data ?? fallback }
+
+    /// The image architecture: `--arch`, or `fallback`.
+    public func architecture(_ fallback: Zoo.ImageArchitecture) -> Zoo.ImageArchitecture { options.architecture ?? fallback }
 
     /// The epochs to run: `--epochs`, or `fallback`.
     public func epochs(_ fallback: Int) -> Int { options.epochs ?? fallback }

@@ -16,6 +16,7 @@ struct ZooCommand: ParsableCommand {
           nabla zoo perceptron --out zoo/perceptron
           nabla zoo vae --epochs 5 --out zoo/vae
           nabla zoo lstm --data text --out zoo/lstm-text
+          nabla zoo gan --arch conv --epochs 5 --out zoo/dcgan
         """)
 
     @Argument(help: ArgumentHelp("The entry to train (nabla zoo --list names them).", valueName: "name"))
@@ -39,6 +40,9 @@ struct ZooCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Folder holding the Fashion-MNIST IDX files.", valueName: "dir"))
     var dataDir: String?
 
+    @Option(help: ArgumentHelp("Encoders and decoders of ae, dae, vae and gan: dense or conv (default: the entry's).", valueName: "arch"))
+    var arch: String?
+
     func run() throws {
         if list {
             print(Zoo.listing)
@@ -48,8 +52,16 @@ struct ZooCommand: ParsableCommand {
             throw CLIError("give an entry to train, one of: " + Zoo.entries.map(\.name).joined(separator: ", ") + " (nabla zoo --list describes them)")
         }
         if let epochs, epochs < 1 { throw CLIError("--epochs must be at least 1, got \(epochs)") }
+        var architecture: Zoo.ImageArchitecture?
+        if let arch {
+            guard let a = Zoo.ImageArchitecture(rawValue: arch) else {
+                throw CLIError("--arch '\(arch)': use " + Zoo.ImageArchitecture.allCases.map(\.rawValue).joined(separator: " or "))
+            }
+            architecture = a
+        }
         do {
-            let report = try Zoo.run(name, ZooOptions(data: data, epochs: epochs, out: out, seed: seed, fashionDirectory: dataDir))
+            let report = try Zoo.run(name, ZooOptions(data: data, epochs: epochs, out: out, seed: seed, fashionDirectory: dataDir,
+                                                        architecture: architecture))
             for file in report.files { print("wrote \(file)") }
             print(String(format: "%@ finished in %.1f s", report.entry, report.seconds))
             for (target, met) in report.targets { print("target \(met ? "met" : "NOT met"): \(target)") }

@@ -91,7 +91,7 @@ final class ExamplesTests: XCTestCase {
             if current != nil, line == "```" { blocks.append(current!.joined(separator: "\n") + "\n"); current = nil; continue }
             current?.append(line)
         }
-        let examples = ["ReadmeTinyGraph", "ReadmeGraphPicture", "ReadmeMLP", "ReadmeLSTM", "ReadmeAttention"]
+        let examples = ["ReadmeTinyGraph", "ReadmeGraphPicture", "ReadmeMLP", "ReadmeLSTM", "ReadmeAttention", "ReadmeZoo"]
         XCTAssertEqual(blocks.count, examples.count, "one example per Swift block of the README")
         for (block, name) in zip(blocks, examples) {
             let source = try String(contentsOf: root.appendingPathComponent("Examples/\(name)/main.swift"), encoding: .utf8)
@@ -112,5 +112,7 @@ final class ExamplesTests: XCTestCase {
         XCTAssertEqual(lastLine(try run("ReadmeLSTM")), "[3, 28, 128] [1, 3, 128] [3, 64] 0.0")
         // The attention sample: the shapes its comments give, and weights that sum to 1.
         XCTAssertEqual(lastLine(try run("ReadmeAttention")), "[2, 10, 64] [2, 10, 10] [2, 10, 64] [2, 4, 10, 16] true")
+        // The VAE sample: the negative ELBO fell over 10 epochs and the KL term is positive.
+        XCTAssertEqual(lastLine(try run("ReadmeZoo")), "true true")
     }
 }

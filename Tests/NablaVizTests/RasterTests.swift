@@ -73,6 +73,24 @@ final class RasterTests: XCTestCase {
         XCTAssertEqual(Array(pixels[(3 * 14)...]), [200, 100, 0])
     }
 
+    func testGreyPicturesAreWrittenAsGreyPNG() throws {
+        var r = Raster(width: 3, height: 2)
+        r.image([0, 0.5, 1, 1, 0.5, 0], columns: 3, x: 0, y: 0)
+        XCTAssertTrue(r.isGray)
+        let parts = chunks(r.png())
+        XCTAssertEqual(Array(parts[0].1[8...]), [8, 0, 0, 0, 0], "8-bit grey")
+        var raw = [UInt8](repeating: 0, count: 2 * 4)
+        var size = uLongf(raw.count)
+        let idat = parts[1].1
+        let status = raw.withUnsafeMutableBufferPointer { out in idat.withUnsafeBufferPointer { uncompress(out.baseAddress, &size, $0.baseAddress, uLong($0.count)) } }
+        XCTAssertEqual(status, Z_OK)
+        // Row 0 unfiltered: 0, 128, 255; row 1 "up": 255 − 0, 128 − 128, 0 − 255 (mod 256).
+        XCTAssertEqual(raw, [0, 0, 128, 255, 2, 255, 0, 1])
+        r[0, 0] = RGB(1, 2, 3)
+        XCTAssertFalse(r.isGray)
+        XCTAssertEqual(Array(chunks(r.png())[0].1[8...]), [8, 2, 0, 0, 0])
+    }
+
     func testWritePNGIsAtomicAndComplete() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("raster-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -174,6 +174,21 @@ final class ZooTests: XCTestCase {
         XCTAssertNotEqual(snapshot(gan.generator), g0)
     }
 
+    func testConvolutionalArchitecturesRunOnDigits() throws {
+        for name in ["ae", "dae", "vae", "gan"] {
+            let report = try Zoo.run(name, ZooOptions(data: "digits", epochs: 1, out: folder + "/conv-" + name, limit: 128,
+                                                      progress: .silent, architecture: .conv))
+            XCTAssertTrue(report.metrics.values.allSatisfy(\.isFinite), "\(name): \(report.metrics)")
+            XCTAssertTrue(report.files.contains { $0.hasSuffix(".safetensors") }, name)
+        }
+        // The convolutional VAE has Conv2d and ConvTranspose2d weights under its encoder and decoder.
+        let names = Zoo.VAE.Network(inputs: 64, architecture: .conv).namedParameters().map(\.name)
+        XCTAssertTrue(names.contains("encoder.layers.0.layers.1.weight") && names.contains { $0.hasPrefix("decoder.layers.2.layers.") }, "\(names)")
+        XCTAssertThrowsError(try Zoo.run("rbf", ZooOptions(out: folder + "/x", progress: .silent, architecture: .conv))) { error in
+            XCTAssertTrue("\(error)".contains("--arch applies to the image entries (ae, dae, vae, gan), not to rbf"), "\(error)")
+        }
+    }
+
     func testPCAFindsTheLeadingDirection() {
         // Points along (3, 4)/5 with small noise: the first component is ±(0.6, 0.8).
         let g = RandomGenerator(seed: 5)
