@@ -1,3 +1,5 @@
+import Foundation
+
 /// A seedable pseudo-random number generator (xoshiro256**, seeded through SplitMix64).
 ///
 /// The same seed gives bit-identical streams on every run and platform: integers come
@@ -79,6 +81,29 @@ public final class RandomGenerator: @unchecked Sendable {
         }
     }
     private var spare: Double?
+
+    /// An index drawn from the softmax of `logits / temperature`, among the `topK` largest
+    /// logits when given; temperature 0 takes the largest (the first of equal ones).
+    ///
+    /// This is how a character model picks its next character (`nabla generate`, the zoo's
+    /// recurrent entries). `logits` must not be empty.
+    public func sample(logits: [Double], temperature: Double = 1, topK: Int? = nil) -> Int {
+        nablaCheck(!logits.isEmpty, "RandomGenerator.sample(logits:): no logits to sample from")
+        if temperature == 0 { return logits.indices.max { logits[$0] < logits[$1] }! }
+        var order = Array(logits.indices)
+        if let k = topK, k < logits.count {
+            order.sort { logits[$0] > logits[$1] }
+            order = Array(order.prefix(max(k, 1)))
+        }
+        let top = order.map { logits[$0] }.max()!
+        let weights = order.map { Foundation.exp((logits[$0] - top) / temperature) }
+        var u = nextDouble() * weights.reduce(0, +)
+        for (i, w) in zip(order, weights) {
+            u -= w
+            if u < 0 { return i }
+        }
+        return order.last!
+    }
 
     /// A random permutation of `0..<n` (Fisher–Yates).
     public func permutation(_ n: Int) -> [Int] {

@@ -127,6 +127,16 @@ public enum Initializers {
         // Work on a tall matrix m × n (m ≥ n), column by column.
         let m = max(rows, cols), n = min(rows, cols)
         var a = (0..<(m * n)).map { _ in generator.nextNormal() }   // row-major m × n
+        nablaCheck(orthonormalizeColumns(&a, rows: m, columns: n), "Initializers.orthogonal: degenerate random draw")
+        var q = Tensor(a.map { $0 * gain }, shape: [m, n])
+        if rows < cols { q = q.T }
+        return q.reshaped(shape).to(dtype)
+    }
+
+    /// Makes the columns of the row-major `rows × columns` matrix `a` orthonormal, in place,
+    /// by Gram–Schmidt applied twice (for accuracy). False when a column is a combination of
+    /// the ones before it; the columns from it on are then left unfinished.
+    package static func orthonormalizeColumns(_ a: inout [Double], rows m: Int, columns n: Int) -> Bool {
         for j in 0..<n {
             for _ in 0..<2 {
                 for k in 0..<j {
@@ -138,11 +148,9 @@ public enum Initializers {
             var norm = 0.0
             for i in 0..<m { norm += a[i * n + j] * a[i * n + j] }
             norm = norm.squareRoot()
-            nablaCheck(norm > 0, "Initializers.orthogonal: degenerate random draw")
+            guard norm > 0 else { return false }
             for i in 0..<m { a[i * n + j] /= norm }
         }
-        var q = Tensor(a.map { $0 * gain }, shape: [m, n])
-        if rows < cols { q = q.T }
-        return q.reshaped(shape).to(dtype)
+        return true
     }
 }

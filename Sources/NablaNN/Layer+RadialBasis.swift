@@ -110,14 +110,16 @@ public enum KMeans {
     /// Clusters the rows of `points` (`[N, features]`) into `clusters` groups.
     ///
     /// Seeding is k-means++ (each new centre drawn with probability proportional to its
-    /// squared distance from the nearest chosen one); then assignment and mean steps alternate
-    /// until no point changes cluster or `iterations` have run. An emptied cluster is re-seeded
+    /// squared distance from the nearest chosen one); then mean and assignment steps alternate
+    /// until no point changes cluster or `iterations` mean steps have run, so the returned
+    /// assignments are always those of the returned centres. An emptied cluster is re-seeded
     /// at the point farthest from its centre.
     public static func fit(_ points: Tensor, clusters k: Int, iterations: Int = 100,
                            generator: RandomGenerator = .global) -> Result {
         nablaCheck(points.rank == 2, "KMeans.fit: expected points [N, features], got \(points.shape)")
         let n = points.shape[0], d = points.shape[1]
         nablaCheck(k > 0 && k <= n, "KMeans.fit: cannot make \(k) clusters of \(n) points")
+        nablaCheck(iterations >= 1, "KMeans.fit: iterations must be at least 1, got \(iterations)")
         let x = points.doubles
         func dist2(_ i: Int, _ c: [Double], _ j: Int) -> Double {
             var s = 0.0
@@ -141,32 +143,39 @@ public enum KMeans {
             for f in 0..<d { c[j * d + f] = x[pick * d + f] }
             for i in 0..<n { nearest[i] = min(nearest[i], dist2(i, c, j)) }
         }
-        var assign = [Int](repeating: -1, count: n)
-        var run = 0
-        for it in 0..<iterations {
-            run = it + 1
+        var assign = [Int](repeating: 0, count: n)
+        func assignAll() -> Bool {
             var changed = false
             for i in 0..<n {
                 var best = 0, bestD = Double.infinity
                 for j in 0..<k { let dd = dist2(i, c, j); if dd < bestD { bestD = dd; best = j } }
                 if assign[i] != best { assign[i] = best; changed = true }
             }
-            if !changed { break }
+            return changed
+        }
+        _ = assignAll()
+        var run = 0
+        while run < iterations {
+            run += 1
+            // The mean step, from the current assignment; an emptied cluster is re-seeded at
+            // the point farthest from its (old) centre.
             var sum = [Double](repeating: 0, count: k * d), count = [Int](repeating: 0, count: k)
             for i in 0..<n {
                 count[assign[i]] += 1
                 for f in 0..<d { sum[assign[i] * d + f] += x[i * d + f] }
             }
+            var next = c
             for j in 0..<k {
                 if count[j] == 0 {
-                    // Re-seed an empty cluster at the point farthest from its own centre.
                     let far = (0..<n).max { dist2($0, c, assign[$0]) < dist2($1, c, assign[$1]) }!
-                    for f in 0..<d { c[j * d + f] = x[far * d + f] }
-                    assign[far] = j
+                    for f in 0..<d { next[j * d + f] = x[far * d + f] }
                 } else {
-                    for f in 0..<d { c[j * d + f] = sum[j * d + f] / Double(count[j]) }
+                    for f in 0..<d { next[j * d + f] = sum[j * d + f] / Double(count[j]) }
                 }
             }
+            c = next
+            // The assignment step: the assignments always belong to the returned centres.
+            if !assignAll() { break }
         }
         let inertia = (0..<n).reduce(0.0) { $0 + dist2($1, c, assign[$1]) }
         return Result(centres: Tensor(c, shape: [k, d]), assignments: assign, inertia: inertia, iterations: run)

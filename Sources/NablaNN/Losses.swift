@@ -282,7 +282,8 @@ public enum Loss {
     /// ρ̂ⱼ is unit j's mean activation over the batch (axis 0 of `activations`, `[N, units]`,
     /// values in (0, 1), e.g. after a sigmoid): Σⱼ ρ log(ρ/ρ̂ⱼ) + (1 − ρ) log((1 − ρ)/(1 − ρ̂ⱼ)).
     /// ρ̂ is clamped to [10⁻⁶, 1 − 10⁻⁶] so a dead or saturated unit gives a large finite
-    /// penalty. Multiply by a weight β and add to the reconstruction loss.
+    /// penalty (but, clamped, no gradient: the penalty cannot revive such a unit). Multiply by
+    /// a weight β and add to the reconstruction loss.
     public static func sparsityKL(_ activations: Tensor, target rho: Double) -> Tensor {
         nablaCheck(rho > 0 && rho < 1, "sparsityKL: the target activation ρ must be in (0, 1), got \(rho)")
         nablaCheck(activations.rank == 2 && activations.shape[0] > 0,

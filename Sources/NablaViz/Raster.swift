@@ -97,11 +97,18 @@ public struct Raster: Sendable, Equatable {
         fill(x: x + w - 1, y: y, width: 1, height: h, color)
     }
 
-    /// A filled disc centred at (cx, cy), optionally ringed in `outline`.
+    /// A filled disc centred at (cx, cy), optionally ringed in `outline`; nothing when a
+    /// coordinate is not finite.
     public mutating func disc(cx: Double, cy: Double, radius: Double, _ color: RGB, outline: RGB? = nil) {
+        guard cx.isFinite, cy.isFinite, radius.isFinite else { return }
         let r = max(radius, 0.5)
-        for yy in Int((cy - r - 1).rounded(.down))...Int((cy + r + 1).rounded(.up)) {
-            for xx in Int((cx - r - 1).rounded(.down))...Int((cx + r + 1).rounded(.up)) {
+        // Only the part inside the picture is visited.
+        func clamp(_ v: Double, _ hi: Int) -> Int { Int(min(max(v, 0), Double(hi))) }
+        let y0 = clamp((cy - r - 1).rounded(.down), height - 1), y1 = clamp((cy + r + 1).rounded(.up), height - 1)
+        let x0 = clamp((cx - r - 1).rounded(.down), width - 1), x1 = clamp((cx + r + 1).rounded(.up), width - 1)
+        guard y0 <= y1, x0 <= x1 else { return }
+        for yy in y0...y1 {
+            for xx in x0...x1 {
                 let dx = Double(xx) + 0.5 - cx, dy = Double(yy) + 0.5 - cy
                 let d = (dx * dx + dy * dy).squareRoot()
                 if d <= r { self[xx, yy] = (outline != nil && d > r - 1) ? outline! : color }
@@ -109,13 +116,17 @@ public struct Raster: Sendable, Equatable {
         }
     }
 
-    /// A straight line from (x0, y0) to (x1, y1), `thickness` pixels wide.
+    /// A straight line from (x0, y0) to (x1, y1), `thickness` pixels wide; nothing when a
+    /// coordinate is not finite.
     public mutating func line(_ x0: Double, _ y0: Double, _ x1: Double, _ y1: Double, _ color: RGB, thickness: Double = 1) {
-        let steps = max(Int(max(abs(x1 - x0), abs(y1 - y0)).rounded(.up)), 1)
+        guard x0.isFinite, y0.isFinite, x1.isFinite, y1.isFinite else { return }
+        let steps = max(Int(min(max(abs(x1 - x0), abs(y1 - y0)), Double(4 * (width + height))).rounded(.up)), 1)
         for s in 0...steps {
             let t = Double(s) / Double(steps)
             let x = x0 + (x1 - x0) * t, y = y0 + (y1 - y0) * t
-            if thickness <= 1 { self[Int(x.rounded(.down)), Int(y.rounded(.down))] = color }
+            if thickness <= 1 {
+                if x >= 0, y >= 0, x < Double(width), y < Double(height) { self[Int(x), Int(y)] = color }
+            }
             else { disc(cx: x, cy: y, radius: thickness / 2, color) }
         }
     }

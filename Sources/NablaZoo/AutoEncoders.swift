@@ -81,22 +81,12 @@ extension Zoo {
             components = q
         }
 
-        /// Gram–Schmidt on the columns of `a`.
+        /// Gram–Schmidt on the columns of `a` (data of lower rank than the components asked
+        /// for leave the columns from the first dependent one as they were).
         static func orthonormalized(_ a: Tensor) -> Tensor {
-            let d = a.shape[0], k = a.shape[1]
             var v = a.doubles
-            for j in 0..<k {
-                for p in 0..<j {
-                    var dot = 0.0
-                    for i in 0..<d { dot += v[i * k + j] * v[i * k + p] }
-                    for i in 0..<d { v[i * k + j] -= dot * v[i * k + p] }
-                }
-                var norm = 0.0
-                for i in 0..<d { norm += v[i * k + j] * v[i * k + j] }
-                norm = max(norm.squareRoot(), 1e-300)
-                for i in 0..<d { v[i * k + j] /= norm }
-            }
-            return Tensor(v, shape: [d, k])
+            _ = Initializers.orthonormalizeColumns(&v, rows: a.shape[0], columns: a.shape[1])
+            return Tensor(v, shape: a.shape)
         }
 
         /// The rows of `x` projected on the components and back.
@@ -170,6 +160,9 @@ extension Zoo {
             let pcaMSE = reconstructionMSE(x) { pca.reconstruct($0) }
             context.record("test_mse", mse, "test reconstruction MSE \(fmt(mse)) with a 2-D code; PCA with 2 components: \(fmt(pcaMSE))")
             context.record("pca_test_mse", pcaMSE)
+            // The baseline of both: every test image replaced by the mean training image.
+            let meanImage = rows(train.inputs).mean(axis: 0)
+            context.record("mean_image_test_mse", reconstructionMSE(x) { $0 * 0.0 + meanImage })
             context.target("reconstruction MSE ≤ PCA's with the same code size", met: mse <= pcaMSE)
             let shown = x.narrow(axis: 0, start: 0, length: min(12, x.shape[0]))
             let recon = withoutGrad { model(shown) }
@@ -277,7 +270,8 @@ extension Zoo {
             context.target("mean activation within 20 % of ρ", met: abs(meanActivation - rho) <= 0.2 * rho)
             // Features: each hidden unit's outgoing weights (a column of the decoder's weight),
             // scaled to [0, 1] per unit.
-            let w = (model.decoder[0] as! Linear).weight.doubles
+            guard let decoderLayer = model.decoder.layers.first as? Linear else { throw ZooError("sae: the decoder does not start with a linear layer") }
+            let w = decoderLayer.weight.doubles
             let features = (0..<min(units, 64)).map { j -> [Double] in
                 let column = (0..<d).map { w[$0 * units + j] }
                 let lo = column.min()!, hi = column.max()!

@@ -102,7 +102,7 @@ extension Zoo {
         for name in context.options.data.map({ [$0] }) ?? choices {
             context.report.data.append(name)
             let train = context.limited(try plane(name, count: 1000, seed: context.seed))
-            let test = context.limited(try plane(name, count: 1000, seed: context.seed + 100))
+            let test = context.limited(try plane(name, count: 1000, seed: context.seed &+ 100))
             let model = makeModel(context.generator(1))
             let trainer = context.trainer(model, [Adam(model.parameters(), lr: 0.01)], .supervised(model, loss: .crossEntropy))
             trainer.scheduler = LRScheduler(trainer.optimizer, CosineAnnealingLR(tMax: context.epochs(epochs)))
@@ -171,7 +171,7 @@ extension Zoo {
     /// Spirals: `RBF(2, 64) → Linear(64, 2)`, the centres by k-means on the training points
     /// and each width the spread of its cluster, then centres, widths and read-out trained
     /// together (cross-entropy, Adam 0.01, 200 epochs). Sine: `RBF(1, 10) → Linear(10, 1)` on
-    /// noisy samples of sin x (MSE, Adam 0.01, 300 epochs).
+    /// noisy samples of sin x (MSE, Adam 0.01, 300 epochs). `--epochs` sets both.
     public enum RadialBasis: ZooEntry {
         public static let name = "rbf"
         public static let summary = "radial basis network, centres by k-means: spirals, and a 1-D sine regression"
@@ -179,11 +179,18 @@ extension Zoo {
         public static let dataRequirement = "it needs 2-D two-class points or 1-D regression"
         public static let defaultEpochs = 200
 
-        /// The default architecture for `inputs` features and `outputs` outputs, centres placed on `data`.
-        public static func model(inputs: Int, units: Int, outputs: Int, data: Tensor, generator: RandomGenerator) -> Sequential {
+        /// The default architecture for `inputs` features and `outputs` outputs, centres placed
+        /// on `data` (at least `units` points): the network and its radial basis layer.
+        public static func model(inputs: Int, units: Int, outputs: Int, data: Tensor,
+                                 generator: RandomGenerator) -> (network: Sequential, rbf: NablaNN.RBF) {
             let rbf = NablaNN.RBF(inputs, units, generator: generator)
             rbf.initialize(from: data, generator: generator)
-            return Sequential { rbf; Linear(units, outputs, generator: generator) }
+            return (Sequential { rbf; Linear(units, outputs, generator: generator) }, rbf)
+        }
+
+        /// Refuses fewer training points than radial units (k-means needs one per centre).
+        static func checkPoints(_ d: TensorDataset, _ units: Int) throws {
+            if d.count < units { throw ZooError("rbf places \(units) centres by k-means and needs at least \(units) training points, got \(d.count)") }
         }
 
         public static func train(_ context: ZooContext) throws {
@@ -195,14 +202,15 @@ extension Zoo {
 
         static func spirals(_ context: ZooContext) throws {
             let train = context.limited(Synthetic.twoSpirals(count: 1000, seed: context.seed))
-            let test = context.limited(Synthetic.twoSpirals(count: 1000, seed: context.seed + 100))
-            let model = model(inputs: 2, units: 64, outputs: 2, data: train.inputs, generator: context.generator(1))
+            let test = context.limited(Synthetic.twoSpirals(count: 1000, seed: context.seed &+ 100))
+            try checkPoints(train, 64)
+            let (model, rbf) = model(inputs: 2, units: 64, outputs: 2, data: train.inputs, generator: context.generator(1))
             let trainer = context.trainer(model, [Adam(model.parameters(), lr: 0.01)], .supervised(model, loss: .crossEntropy))
             _ = try trainer.fit(train, epochs: context.epochs(defaultEpochs), batchSize: 64)
             let accuracy = try trainer.evaluate(test).accuracy ?? 0
             context.record("test_accuracy_spirals", accuracy, "spirals: test accuracy \(fmt(accuracy)) with 64 radial units")
             context.target("≥ 0.97 test accuracy on spirals", met: accuracy >= 0.97)
-            let c = (model[0] as! NablaNN.RBF).centres.doubles
+            let c = rbf.centres.doubles
             let centres = (0..<(c.count / 2)).map { (x: c[2 * $0], y: c[2 * $0 + 1]) }
             try context.save(ZooPictures.decisionBoundary(points: labelledPoints(test), centres: centres,
                                                           probability: classOneProbability(model)), "rbf-spirals.png")
@@ -211,8 +219,9 @@ extension Zoo {
 
         static func sine(_ context: ZooContext) throws {
             let train = context.limited(Synthetic.sine(count: 200, noise: 0.1, seed: context.seed))
-            let test = context.limited(Synthetic.sine(count: 200, noise: 0.1, seed: context.seed + 100))
-            let model = model(inputs: 1, units: 10, outputs: 1, data: train.inputs, generator: context.generator(2))
+            let test = context.limited(Synthetic.sine(count: 200, noise: 0.1, seed: context.seed &+ 100))
+            try checkPoints(train, 10)
+            let (model, _) = model(inputs: 1, units: 10, outputs: 1, data: train.inputs, generator: context.generator(2))
             let trainer = context.trainer(model, [Adam(model.parameters(), lr: 0.01)], .supervised(model, loss: .mse))
             _ = try trainer.fit(train, epochs: context.epochs(300), batchSize: 32)
             let mse = try trainer.evaluate(test).loss
@@ -287,7 +296,7 @@ extension Zoo {
         public static func train(_ context: ZooContext) throws {
             context.report.data.append("heteroscedastic")
             let train = context.limited(heteroscedastic(count: 2000, seed: context.seed))
-            let test = context.limited(heteroscedastic(count: 2000, seed: context.seed + 100))
+            let test = context.limited(heteroscedastic(count: 2000, seed: context.seed &+ 100))
             let model = Network(generator: context.generator(1))
             let trainer = context.trainer(model, [Adam(model.parameters(), lr: 3e-3)], model.step)
             trainer.scheduler = LRScheduler(trainer.optimizer, CosineAnnealingLR(tMax: context.epochs(defaultEpochs)))

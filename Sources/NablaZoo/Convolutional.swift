@@ -20,6 +20,7 @@ extension Zoo {
     /// `side` must be a multiple of 4 (28 for Fashion-MNIST, 8 for the digits).
     public static func convolutionalEncoder(side: Int, features: Int, leaky: Bool = false,
                                             generator: RandomGenerator = .global) -> Sequential {
+        nablaCheck(side > 0 && side % 4 == 0, "convolutionalEncoder: the side \(side) is not a positive multiple of 4")
         let q = side / 4
         func act() -> Module { leaky ? LeakyReLU(0.2) : ReLU() }
         return Sequential {
@@ -37,6 +38,7 @@ extension Zoo {
     /// stride 2, pad 1)`, then `output` (a sigmoid, a tanh, or nothing for logits).
     public static func convolutionalDecoder(side: Int, inputs: Int, output: Module?,
                                             generator: RandomGenerator = .global) -> Sequential {
+        nablaCheck(side > 0 && side % 4 == 0, "convolutionalDecoder: the side \(side) is not a positive multiple of 4")
         let q = side / 4
         var layers: [Module] = [
             Linear(inputs, 64 * q * q, generator: generator), ReLU(), Reshape([64, q, q]),

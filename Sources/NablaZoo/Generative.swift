@@ -67,11 +67,11 @@ extension Zoo {
             }
 
             /// The reconstruction and KL terms, each averaged over the batch; `sample: false`
-            /// decodes the mean code.
-            public func losses(_ x: Tensor, sample: Bool = true) -> (reconstruction: Tensor, kl: Tensor) {
+            /// decodes the mean code. ε comes from `generator` (default: the model's ``noise``).
+            public func losses(_ x: Tensor, sample: Bool = true, generator: RandomGenerator? = nil) -> (reconstruction: Tensor, kl: Tensor) {
                 let h = encoder(x)
                 let (mu, logVar) = (mean(h), logVariance(h))
-                let z = sample ? reparameterize(mean: mu, logVariance: logVar, generator: noise) : mu
+                let z = sample ? reparameterize(mean: mu, logVariance: logVar, generator: generator ?? noise) : mu
                 let reconstruction = Loss.binaryCrossEntropy(logits: decoder(z), x, reduction: .sum) / Double(x.shape[0])
                 return (reconstruction, Loss.gaussianKL(mean: mu, logVariance: logVar))
             }
@@ -98,13 +98,16 @@ extension Zoo {
             trainer.generators["noise"] = model.noise
             _ = try trainer.fit(unsupervised(train), epochs: context.epochs(defaultEpochs), batchSize: 128)
             model.eval()
-            // The test ELBO with one ε per image (as in training), and with the mean code.
+            // The test ELBO with one ε per image (as in training, but from the run's own
+            // evaluation stream, so the model's noise state in the checkpoint is the training
+            // one), and with the mean code.
             let x = rows(test.inputs)
             var sampled = (r: 0.0, kl: 0.0), meanCode = 0.0
+            let evaluationNoise = context.generator(6)
             withoutGrad {
                 for start in stride(from: 0, to: x.shape[0], by: 1000) {
                     let b = x.narrow(axis: 0, start: start, length: min(1000, x.shape[0] - start)), n = Double(b.shape[0])
-                    let (r, kl) = model.losses(b)
+                    let (r, kl) = model.losses(b, generator: evaluationNoise)
                     sampled.r += r.item() * n; sampled.kl += kl.item() * n
                     let (r0, kl0) = model.losses(b, sample: false)
                     meanCode += (r0.item() + kl0.item()) * n
@@ -144,7 +147,7 @@ extension Zoo {
     /// step, the discriminator's update on real and detached fake images first, then the
     /// generator's non-saturating loss through the updated discriminator; Adam 2·10⁻⁴ with
     /// β₁ = 0.5 for each, 15 epochs of batches of 128. A sample grid from fixed noise is drawn
-    /// every 3 epochs.
+    /// every 3 epochs (every epochs/5 for longer runs) and after the last.
     public enum GAN: ZooEntry {
         public static let name = "gan"
         public static let summary = "generative adversarial network, dense generator and discriminator: Fashion-MNIST"
@@ -230,26 +233,33 @@ extension Zoo {
             trainer.generators["noise"] = model.noise
             let fixed = Tensor.randomNormal([32, noiseSize], generator: context.generator(3))
             let epochs = context.epochs(defaultEpochs)
+            // Five snapshots at most (every 3 epochs for the default 15), and the last epoch.
+            let every = max(3, epochs / 5)
             var snapshots: [Raster] = []
-            var finite = true
             let scale = side <= 8 ? 4 : 1
-            trainer.onEpochEnd = { t, record in
-                if !record.trainLoss.isFinite { finite = false }
-                if record.epoch % 3 == 0 || record.epoch == epochs {
+            trainer.onEpochEnd = { _, record in
+                if record.epoch % every == 0 || record.epoch == epochs {
                     snapshots.append(ZooPictures.grid(pictures(model.sample(fixed), 32), side: side, columns: 16, scale: scale, gap: 1))
                 }
-                _ = t
             }
-            let history = try trainer.fit(unsupervised(train), epochs: epochs, batchSize: 128)
-            let last = history.epochs.last
+            // A non-finite loss stops the trainer with an error naming the step; the run then
+            // reports the target as missed and keeps what it has.
+            var finite = true
+            do {
+                _ = try trainer.fit(unsupervised(train), epochs: epochs, batchSize: 128)
+            } catch let error as TrainingError {
+                finite = false
+                context.say(error.message)
+            }
+            let last = trainer.history.epochs.last
             context.record("d_loss", last?.metrics["d_loss"] ?? .nan)
             context.record("g_loss", last?.metrics["g_loss"] ?? .nan,
-                           "after \(epochs) epochs: discriminator loss \(fmt(last?.metrics["d_loss"] ?? .nan, 3)), generator loss \(fmt(last?.metrics["g_loss"] ?? .nan, 3))")
+                           "after \(trainer.completedEpochs) epochs: discriminator loss \(fmt(last?.metrics["d_loss"] ?? .nan, 3)), generator loss \(fmt(last?.metrics["g_loss"] ?? .nan, 3))")
             context.target("training stays finite (no NaN)", met: finite)
-            try context.save(ZooPictures.stack(snapshots, vertical: true, gap: 4), "gan-progress.png")
+            try context.saveModel(trainer, "gan.safetensors")
+            if !snapshots.isEmpty { try context.save(ZooPictures.stack(snapshots, vertical: true, gap: 4), "gan-progress.png") }
             let final = model.sample(Tensor.randomNormal([64, noiseSize], generator: context.generator(5)))
             try context.save(ZooPictures.grid(pictures(final, 64), side: side, columns: 8, scale: side <= 8 ? 5 : 2), "gan-samples.png")
-            try context.saveModel(trainer, "gan.safetensors")
         }
     }
 }

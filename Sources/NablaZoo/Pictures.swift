@@ -72,6 +72,10 @@ public enum ZooPictures {
     public static func curve(data: [(x: Double, y: Double)], curve: [(x: Double, y: Double)],
                              spread: [Double]? = nil, truth: [(x: Double, y: Double)] = [],
                              width: Int = 420, height: Int = 280) -> Raster {
+        // Points with a non-finite coordinate are left out (a diverged fit still draws).
+        let data = data.filter { $0.x.isFinite && $0.y.isFinite }, truth = truth.filter { $0.x.isFinite && $0.y.isFinite }
+        let keep = curve.indices.filter { curve[$0].x.isFinite && curve[$0].y.isFinite && (spread?[$0].isFinite ?? true) }
+        let curve = keep.map { curve[$0] }, spread = spread.map { s in keep.map { s[$0] } }
         var ys = data.map(\.y) + curve.map(\.y)
         if let s = spread { ys += zip(curve, s).flatMap { [$0.y - $1, $0.y + $1] } }
         let xs = data.map(\.x) + curve.map(\.x)

@@ -101,12 +101,7 @@ extension Zoo {
         for _ in 0..<400 {
             let context = Array(text.suffix(window))
             let logits = withoutGrad { model(Tensor(context.map(Float.init), shape: [1, context.count])) }
-            let last = logits.select(axis: 1, context.count - 1).reshaped([v]).doubles
-            let m = last.max() ?? 0
-            let weights = last.map { Foundation.exp(($0 - m) / 0.8) }
-            var r = g.nextDouble() * weights.reduce(0, +), pick = v - 1
-            for (i, w) in weights.enumerated() { r -= w; if r <= 0 { pick = i; break } }
-            text.append(pick)
+            text.append(g.sample(logits: logits.select(axis: 1, context.count - 1).reshaped([v]).doubles, temperature: 0.8))
         }
         let sample = String(String.UnicodeScalarView(text.map { corpus.vocabulary[$0] }))
         try context.save(text: sample + "\n", "\(cell.rawValue)-sample.txt")

@@ -22,14 +22,14 @@ import NablaViz
 /// ```
 public enum Zoo {
     /// Every entry, in the chart's order.
-    public static let entries: [ZooEntryDescription] = [
-        Perceptron.description, FeedForward.description, DeepFeedForward.description, RadialBasis.description,
-        GaussianRegression.description, RNN.description, LSTM.description, GRU.description, AutoEncoder.description,
-        DenoisingAutoEncoder.description, SparseAutoEncoder.description, VAE.description, GAN.description,
+    public static let entries: [ZooEntryInfo] = [
+        Perceptron.info, FeedForward.info, DeepFeedForward.info, RadialBasis.info,
+        GaussianRegression.info, RNN.info, LSTM.info, GRU.info, AutoEncoder.info,
+        DenoisingAutoEncoder.info, SparseAutoEncoder.info, VAE.info, GAN.info,
     ]
 
     /// The entry called `name`, or an error that lists the valid names.
-    public static func entry(named name: String) throws -> ZooEntryDescription {
+    public static func entry(named name: String) throws -> ZooEntryInfo {
         if let e = entries.first(where: { $0.name == name.lowercased() }) { return e }
         throw ZooError("unknown zoo entry '\(name)'; the entries are: " + entries.map(\.name).joined(separator: ", ")
                        + " (nabla zoo --list describes them)")
@@ -52,6 +52,8 @@ public enum Zoo {
         if options.architecture != nil, !architectureEntries.contains(entry.name) {
             throw ZooError("--arch applies to the image entries (" + architectureEntries.joined(separator: ", ") + "), not to \(entry.name)")
         }
+        if let epochs = options.epochs, epochs < 1 { throw ZooError("epochs must be at least 1, got \(epochs)") }
+        if let limit = options.limit, limit < 1 { throw ZooError("the example limit must be at least 1, got \(limit)") }
         try ZooOptions.prepareFolder(options.out)
         let context = ZooContext(options: options, entry: entry.name)
         let start = Date()
@@ -69,7 +71,7 @@ public protocol ZooEntry {
     static var name: String { get }
     /// One line: what it is and what it trains on.
     static var summary: String { get }
-    /// The data sets it accepts for `--data` (the first is the default, unless ``defaultData`` says otherwise).
+    /// The data sets it accepts for `--data`.
     static var dataChoices: [String] { get }
     /// Why other data do not fit (for the error message): "needs images", …
     static var dataRequirement: String { get }
@@ -80,7 +82,7 @@ public protocol ZooEntry {
 }
 
 /// An entry of the chart as a value: its name, summary, data and recipe.
-public struct ZooEntryDescription: Sendable {
+public struct ZooEntryInfo: Sendable {
     /// The command-line name.
     public let name: String
     /// One line: what it is and what it trains on.
@@ -97,8 +99,8 @@ public struct ZooEntryDescription: Sendable {
 
 extension ZooEntry {
     /// The entry as a value.
-    public static var description: ZooEntryDescription {
-        ZooEntryDescription(name: name, summary: summary, dataChoices: dataChoices, dataRequirement: dataRequirement,
+    public static var info: ZooEntryInfo {
+        ZooEntryInfo(name: name, summary: summary, dataChoices: dataChoices, dataRequirement: dataRequirement,
                             defaultEpochs: defaultEpochs, train: { try train($0) })
     }
 }
@@ -135,6 +137,8 @@ public struct ZooOptions: Sendable {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else { throw ZooError("--out \(path) is a file, not a folder; give a folder for the pictures, model and metrics") }
+            // Checked before training, so a long run does not end unable to save.
+            guard FileManager.default.isWritableFile(atPath: path) else { throw ZooError("--out \(path): the folder is not writable") }
             return
         }
         do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
@@ -261,25 +265,32 @@ public final class ZooContext: @unchecked Sendable {
 
     /// Images for the image entries: Fashion-MNIST (28×28) or the built-in digits (8×8),
     /// with pixels in [0, 1] and the shape `[N, 1, H, W]` kept.
+    ///
+    /// The images must be square, and for `--arch conv` their side a multiple of 4. The digits'
+    /// 80/20 split is fixed (seed 0), whatever `--seed`.
     public func images(_ name: String) throws -> (train: TensorDataset, test: TensorDataset, side: Int) {
+        var train: TensorDataset, test: TensorDataset
         switch name {
         case "fashion-mnist":
-            let (train, test) = try Datasets.fashionMNIST(directory: options.fashionDirectory)
-            return (limited(train), limited(test), 28)
+            (train, test) = try Datasets.fashionMNIST(directory: options.fashionDirectory)
         case "digits":
             let all = try Datasets.digits()
             let parts = all.split([0.8, 0.2], generator: RandomGenerator(seed: 0))
-            // The digits are 0…16: scale them to [0, 1] like Fashion-MNIST.
-            var train = parts[0], test = parts[1]
-            let maxValue = max(all.inputs.max().item(), 1)
-            train.inputs = train.inputs / maxValue; test.inputs = test.inputs / maxValue
-            let side = Int(Double(all.inputShape.reduce(1, *)).squareRoot())
-            train.inputs = train.inputs.reshaped([train.count, 1, side, side])
-            test.inputs = test.inputs.reshaped([test.count, 1, side, side])
-            return (limited(train), limited(test), side)
+            // The digits' pixels are 0…16: scaled to [0, 1] like Fashion-MNIST's.
+            train = parts[0]; test = parts[1]
+            train.inputs = (train.inputs / 16).reshaped([train.count, 1, 8, 8])
+            test.inputs = (test.inputs / 16).reshaped([test.count, 1, 8, 8])
         default:
             throw ZooError("'\(name)' is not an image data set (fashion-mnist or digits)")
         }
+        let shape = train.inputShape
+        guard shape.count == 3, shape[0] == 1, shape[1] == shape[2], shape[1] > 0 else {
+            throw ZooError("\(name): the image entries need square one-channel images, got \(shape.map(String.init).joined(separator: "×")) per image")
+        }
+        if options.architecture == .conv, shape[1] % 4 != 0 {
+            throw ZooError("\(name): --arch conv halves the image twice and needs a side that is a multiple of 4, got \(shape[1])")
+        }
+        return (limited(train), limited(test), shape[1])
     }
 
     /// Writes `metrics.json`: the entry, data, metrics, targets, files and time.

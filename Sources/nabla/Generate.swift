@@ -79,20 +79,7 @@ struct Generate: ParsableCommand {
 
     /// Draws a character index from logits (temperature, top-k).
     func sample(_ logits: [Double], _ generator: RandomGenerator) -> Int {
-        if temperature == 0 { return logits.indices.max { logits[$0] < logits[$1] }! }
-        var order = Array(logits.indices)
-        if let k = topK, k < logits.count {
-            order.sort { logits[$0] > logits[$1] }
-            order = Array(order.prefix(k))
-        }
-        let top = order.map { logits[$0] }.max()!
-        let weights = order.map { exp((logits[$0] - top) / temperature) }
-        var u = generator.nextDouble() * weights.reduce(0, +)
-        for (i, w) in zip(order, weights) {
-            u -= w
-            if u < 0 { return i }
-        }
-        return order.last!
+        generator.sample(logits: logits, temperature: temperature, topK: topK)
     }
 }
 

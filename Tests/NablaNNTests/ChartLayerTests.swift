@@ -126,24 +126,15 @@ final class ChartLayerTests: XCTestCase {
 
     func testRBFGradientAndValueByHand() {
         let rbf = RBF(2, 3, dtype: .float64, generator: RandomGenerator(seed: 1))
+        rbf.logWidths.assignInPlace(Tensor([0.2, -0.3, 0.5]))
         let x = Tensor.randomNormal([4, 2], dtype: .float64, generator: RandomGenerator(seed: 2))
-        XCTAssertTrue(gradCheck([x, rbf.centres, rbf.logWidths]) { t in
-            let layer = RBF(2, 3, dtype: .float64)
-            layer.centres.assignInPlace(t[1]); layer.logWidths.assignInPlace(t[2])
-            // Rebuild from the inputs so the gradient reaches them: φ with c and log σ as inputs.
-            let d2 = (t[0].reshaped([4, 1, 2]) - t[1].reshaped([1, 3, 2])).squared().sum(axis: 2)
-            let reference = (d2 * (t[2] * -2.0).exp() * -0.5).exp()
-            XCTAssertTrue(allClose(layer(t[0].detached()), reference.detached(), rtol: 1e-10, atol: 1e-12))
-            return reference
-        }.passed)
-        // The layer's own graph: gradients w.r.t. input, centres and widths.
-        let xg = x.requiringGrad()
-        let out = rbf(xg)
-        out.sum().backward()
+        // The layer's ‖x‖² − 2x·c + ‖c‖² expansion against the differences taken directly.
+        let d2 = (x.reshaped([4, 1, 2]) - rbf.centres.detached().reshaped([1, 3, 2])).squared().sum(axis: 2)
+        let direct = (d2 * (rbf.logWidths.detached() * -2.0).exp() * -0.5).exp()
+        XCTAssertTrue(allClose(rbf(x), direct, rtol: 1e-10, atol: 1e-12))
+        // Central differences with respect to the input through the layer.
         let check = gradCheck([x]) { rbf($0[0]) }
         XCTAssertTrue(check.passed, "\(check)")
-        XCTAssertNotNil(rbf.centres.grad)
-        XCTAssertNotNil(rbf.logWidths.grad)
         // By hand: a point on a centre gives 1; at distance σ it gives e^(−½).
         let one = RBF(1, 1, dtype: .float64)
         one.centres.assignInPlace(Tensor([0.5], shape: [1, 1])); one.logWidths.assignInPlace(Tensor([Foundation.log(2.0)]))
@@ -190,6 +181,24 @@ final class ChartLayerTests: XCTestCase {
         }
         // Every cluster holds a third of the points.
         XCTAssertEqual(Set((0..<3).map { k in result.assignments.filter { $0 == k }.count }), [100])
+    }
+
+    func testKMeansOnIdenticalPointsAndEmptyClusters() {
+        // Five copies of one point and three clusters: the seeding has no distance to go by
+        // and two clusters start empty; every point still gets a valid cluster, at distance 0.
+        let result = KMeans.fit(Tensor([Double](repeating: 1.5, count: 10), shape: [5, 2]), clusters: 3, generator: RandomGenerator(seed: 21))
+        XCTAssertTrue(result.assignments.allSatisfy { (0..<3).contains($0) })
+        XCTAssertEqual(result.inertia, 0)
+        XCTAssertEqual(result.centres.doubles, [Double](repeating: 1.5, count: 6))
+        // Two far groups and three clusters: the assignments belong to the returned centres.
+        let g = RandomGenerator(seed: 22)
+        let x = Tensor((0..<40).flatMap { i -> [Double] in [Double(i % 2) * 10 + 0.1 * g.nextNormal(), 0.1 * g.nextNormal()] }, shape: [40, 2])
+        let r = KMeans.fit(x, clusters: 3, iterations: 1, generator: RandomGenerator(seed: 23))
+        let c = r.centres.doubles, xs = x.doubles
+        for i in 0..<40 {
+            let d = (0..<3).map { hypot(xs[2 * i] - c[2 * $0], xs[2 * i + 1] - c[2 * $0 + 1]) }
+            XCTAssertEqual(d[r.assignments[i]], d.min()!, "point \(i) is not assigned to its nearest returned centre")
+        }
     }
 
     func testRBFInitialisationSetsCentresAndWidthsFromClusters() {
@@ -259,6 +268,11 @@ final class ChartLayerTests: XCTestCase {
         let model = try spec.build(generator: RandomGenerator(seed: 1))
         XCTAssertEqual(model(Tensor.zeros([3, 4])).shape, [3, 2])
         XCTAssertEqual(model.parameterCount, 5 * 4 + 5 + 5 * 2 + 2)
-        XCTAssertThrowsError(try ModelSpec(input: [2, 3], layers: [LayerSpec("rbf", ["units": 5])]).build(generator: RandomGenerator(seed: 1)))
+        XCTAssertThrowsError(try ModelSpec(input: [2, 3], layers: [LayerSpec("rbf", ["units": 5])]).build(generator: RandomGenerator(seed: 1))) {
+            XCTAssertTrue("\($0)".contains("expects flat features per example"), "\($0)")
+        }
+        XCTAssertThrowsError(try ModelSpec(input: [4], layers: [LayerSpec("gaussian_noise", ["std": -0.5])]).build(generator: RandomGenerator(seed: 1))) {
+            XCTAssertTrue("\($0)".contains("std must be ≥ 0, got -0.5"), "\($0)")
+        }
     }
 }

@@ -18,6 +18,7 @@ final class LayerRegistryTests: XCTestCase {
                 case .shape: options[o.name] = [2, 3]
                 case .sizes: options[o.name] = 2
                 case .layers: options[o.name] = .layers([LayerSpec("relu")])
+                case .number: options[o.name] = 0.5
                 default: XCTFail("\(type.name): no sample value for \(o.name)")
                 }
             }

@@ -103,17 +103,20 @@ final class ZooTests: XCTestCase {
     }
 
     func testRecurrentEntriesReadDigitsRowByRow() throws {
-        for (name, epochs) in [("rnn", 2), ("lstm", 10), ("gru", 2)] {
+        for (name, epochs) in [("rnn", 4), ("lstm", 10), ("gru", 4)] {
             let report = try run(name, data: "digits", epochs: epochs, limit: 800)
-            // Chance is 0.1; the LSTM, trained longer, must have learned something.
-            XCTAssertGreaterThan(report.metrics["test_accuracy"]!, name == "lstm" ? 0.4 : 0, name)
+            // Chance is 0.1; the LSTM, trained longer, must have learned more.
+            XCTAssertGreaterThan(report.metrics["test_accuracy"]!, name == "lstm" ? 0.4 : 0.15, name)
             try assertFiles(report, pictures: ["\(name)-confusion.png", "\(name).safetensors"])
         }
     }
 
     func testAutoEncoderWritesCodesAndReconstructions() throws {
-        let report = try run("ae", data: "digits", epochs: 3, limit: 400)
-        XCTAssertNotNil(report.metrics["pca_test_mse"])
+        let report = try run("ae", data: "digits", epochs: 30, limit: 400)
+        // Both reconstructions beat replacing every image by the mean training image.
+        let baseline = report.metrics["mean_image_test_mse"]!
+        XCTAssertLessThan(report.metrics["pca_test_mse"]!, baseline)
+        XCTAssertLessThan(report.metrics["test_mse"]!, baseline)
         try assertFiles(report, pictures: ["ae-reconstructions.png", "ae-codes.png"])
     }
 
@@ -133,7 +136,9 @@ final class ZooTests: XCTestCase {
     func testVAEReportsAPositiveKLAndWritesItsPictures() throws {
         let report = try run("vae", data: "digits", epochs: 2, limit: 256)
         XCTAssertGreaterThan(report.metrics["test_kl"]!, 0)
-        XCTAssertEqual(report.metrics["test_neg_elbo"]!, report.metrics["test_reconstruction"]! + report.metrics["test_kl"]!, accuracy: 1e-6)
+        // A decoder that says ½ for every pixel, whatever the code, costs 64·ln 2 nats per
+        // image (the binary cross-entropy of ½ is ln 2 for any target) with a KL of 0.
+        XCTAssertLessThan(report.metrics["test_neg_elbo"]!, 64 * Foundation.log(2.0))
         try assertFiles(report, pictures: ["vae-samples.png", "vae-latent-walk.png", "vae-reconstructions.png", "vae.safetensors"])
     }
 
