@@ -147,7 +147,7 @@ extension Zoo {
     /// step, the discriminator's update on real and detached fake images first, then the
     /// generator's non-saturating loss through the updated discriminator; Adam 2·10⁻⁴ with
     /// β₁ = 0.5 for each, 15 epochs of batches of 128. A sample grid from fixed noise is drawn
-    /// every 3 epochs (every epochs/5 for longer runs) and after the last.
+    /// every 3 epochs (every epochs/5 for longer runs) and after the last, 16 samples a row.
     public enum GAN: ZooEntry {
         public static let name = "gan"
         public static let summary = "generative adversarial network, dense generator and discriminator: Fashion-MNIST"
@@ -231,7 +231,7 @@ extension Zoo {
             let optimizers = model.optimizers()
             let trainer = context.trainer(model, optimizers, model.step(discriminator: optimizers[0], generator: optimizers[1]))
             trainer.generators["noise"] = model.noise
-            let fixed = Tensor.randomNormal([32, noiseSize], generator: context.generator(3))
+            let fixed = Tensor.randomNormal([16, noiseSize], generator: context.generator(3))
             let epochs = context.epochs(defaultEpochs)
             // Five snapshots at most (every 3 epochs for the default 15), and the last epoch.
             let every = max(3, epochs / 5)
@@ -239,7 +239,7 @@ extension Zoo {
             let scale = side <= 8 ? 4 : 1
             trainer.onEpochEnd = { _, record in
                 if record.epoch % every == 0 || record.epoch == epochs {
-                    snapshots.append(ZooPictures.grid(pictures(model.sample(fixed), 32), side: side, columns: 16, scale: scale, gap: 1))
+                    snapshots.append(ZooPictures.grid(pictures(model.sample(fixed), 16), side: side, columns: 16, scale: scale, gap: 1))
                 }
             }
             // A non-finite loss stops the trainer with an error naming the step; the run then
