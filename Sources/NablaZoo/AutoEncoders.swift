@@ -140,9 +140,7 @@ extension Zoo {
         public static let defaultArchitecture = ImageArchitecture.dense
 
         public static func train(_ context: ZooContext) throws {
-            let name = context.dataName("fashion-mnist")
-            context.report.data.append(name)
-            let (train, test, side) = try context.images(name)
+            let (train, test, side) = try context.images()
             let g = context.generator(1)
             let model = context.architecture(defaultArchitecture) == .dense
                 ? AutoEncoderNetwork(inputs: side * side, hidden: [256, 64], code: 2, generator: g)
@@ -196,9 +194,7 @@ extension Zoo {
         public static let defaultArchitecture = ImageArchitecture.dense
 
         public static func train(_ context: ZooContext) throws {
-            let name = context.dataName("fashion-mnist")
-            context.report.data.append(name)
-            let (train, test, side) = try context.images(name)
+            let (train, test, side) = try context.images()
             let g = context.generator(1)
             let network = context.architecture(defaultArchitecture) == .dense
                 ? AutoEncoderNetwork(inputs: side * side, hidden: [256], code: 64, generator: g)
@@ -244,9 +240,7 @@ extension Zoo {
         public static let beta = 3.0
 
         public static func train(_ context: ZooContext) throws {
-            let name = context.dataName("fashion-mnist")
-            context.report.data.append(name)
-            let (train, test, side) = try context.images(name)
+            let (train, test, side) = try context.images()
             let d = side * side, units = 196
             let model = AutoEncoderNetwork(inputs: d, hidden: [], code: units, codeActivation: Sigmoid(), generator: context.generator(1))
             let step = TrainingStep.loss("sae") { batch in

@@ -89,9 +89,7 @@ extension Zoo {
         }
 
         public static func train(_ context: ZooContext) throws {
-            let name = context.dataName("fashion-mnist")
-            context.report.data.append(name)
-            let (train, test, side) = try context.images(name)
+            let (train, test, side) = try context.images()
             let model = Network(inputs: side * side, architecture: context.architecture(defaultArchitecture),
                                 generator: context.generator(1), noise: context.generator(2))
             let trainer = context.trainer(model, [Adam(model.parameters(), lr: 1e-3)], model.step)
@@ -223,9 +221,7 @@ extension Zoo {
         }
 
         public static func train(_ context: ZooContext) throws {
-            let name = context.dataName("fashion-mnist")
-            context.report.data.append(name)
-            let (train, _, side) = try context.images(name)
+            let (train, _, side) = try context.images()
             let model = Network(inputs: side * side, architecture: context.architecture(defaultArchitecture),
                                 generator: context.generator(1), noise: context.generator(2))
             let optimizers = model.optimizers()

@@ -263,6 +263,13 @@ public final class ZooContext: @unchecked Sendable {
         return s
     }
 
+    /// The images named by `--data` (Fashion-MNIST by default), recorded in the report.
+    public func images() throws -> (train: TensorDataset, test: TensorDataset, side: Int) {
+        let name = dataName("fashion-mnist")
+        report.data.append(name)
+        return try images(name)
+    }
+
     /// Images for the image entries: Fashion-MNIST (28×28) or the built-in digits (8×8),
     /// with pixels in [0, 1] and the shape `[N, 1, H, W]` kept.
     ///
