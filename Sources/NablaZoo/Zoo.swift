@@ -66,7 +66,7 @@ public enum Zoo {
 
 /// One network of the chart: its name, data and a recipe that trains it and draws what it
 /// learned.
-public protocol ZooEntry {
+public protocol ZooEntry: SendableMetatype {
     /// The command-line name (`vae`).
     static var name: String { get }
     /// One line: what it is and what it trains on.
@@ -123,6 +123,9 @@ public struct ZooOptions: Sendable {
     public var progress: ProgressReporter.Style?
     /// The image entries' encoders and decoders (nil: the entry's default).
     public var architecture: Zoo.ImageArchitecture?
+    /// Asked between training steps; when it returns true the trainer stops with
+    /// `TrainingInterrupted` (how `nabla zoo` handles Ctrl-C).
+    public var shouldStop: (@Sendable () -> Bool)?
 
     /// Options for a run writing to `out`.
     public init(data: String? = nil, epochs: Int? = nil, out: String, seed: UInt64 = 0, limit: Int? = nil,
@@ -252,6 +255,7 @@ public final class ZooContext: @unchecked Sendable {
     public func trainer(_ model: Module, _ optimizers: [Optimizer], _ step: TrainingStep) -> Trainer {
         let t = Trainer(model: model, optimizers: optimizers, step: step, seed: seed)
         if let style = options.progress { t.progress = ProgressReporter(style: style) }
+        t.shouldStop = options.shouldStop
         return t
     }
 

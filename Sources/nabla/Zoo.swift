@@ -59,12 +59,21 @@ struct ZooCommand: ParsableCommand {
             }
             architecture = a
         }
+        var options = ZooOptions(data: data, epochs: epochs, out: out, seed: seed, fashionDirectory: dataDir, architecture: architecture)
+        options.shouldStop = { receivedStopSignal != 0 }
+        Interrupts.install()
+        defer { Interrupts.restore() }
         do {
-            let report = try Zoo.run(name, ZooOptions(data: data, epochs: epochs, out: out, seed: seed, fashionDirectory: dataDir,
-                                                        architecture: architecture))
+            let report = try Zoo.run(name, options)
             for file in report.files { print("wrote \(file)") }
             print(String(format: "%@ finished in %.1f s", report.entry, report.seconds))
             for (target, met) in report.targets { print("target \(met ? "met" : "NOT met"): \(target)") }
+        } catch let e as TrainingInterrupted {
+            // Every file is written whole (a temporary file, then a rename), so what is in the
+            // folder is complete; the rest of the run is not saved.
+            Interrupts.restore()
+            FileHandle.standardError.write(Data("\ninterrupted by \(Interrupts.signalName) in epoch \(e.epoch) of \(name); the files already in \(out) are complete, the rest of the run was not saved\n".utf8))
+            Foundation.exit(128 + receivedStopSignal)
         } catch let e as ZooError {
             throw CLIError(e.message)
         } catch let e as DataFileError {

@@ -27,6 +27,32 @@ extension CLITests {
         XCTAssertEqual((metrics?["metrics"] as? [String: Double])?["accuracy_blobs"], 1)
     }
 
+    /// Ctrl-C during a zoo run: the step in progress finishes, the message names the epoch,
+    /// no temporary file is left, and the exit status is 130.
+    func testZooInterruptStopsCleanly() throws {
+        guard let exe = CLITests.executable else { throw XCTSkip("nabla not built") }
+        let errPath = directory + "/zoo-err.txt"
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = ["zoo", "dff", "--data", "ring", "--epochs", "100000", "--out", "z"]
+        p.currentDirectoryURL = URL(fileURLWithPath: directory)
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        try p.run()
+        // Wait until training has started (the first epoch line), then interrupt.
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !((try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "").contains("epoch") { usleep(20_000) }
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        let err = try String(contentsOfFile: errPath, encoding: .utf8)
+        XCTAssertEqual(p.terminationReason, .exit, "ended by the signal instead of handling it: \(err)")
+        XCTAssertEqual(p.terminationStatus, 130, err)
+        XCTAssertTrue(err.contains("interrupted by SIGINT (Ctrl-C) in epoch") && err.contains("of dff"), err)
+        let temps = try FileManager.default.contentsOfDirectory(atPath: directory + "/z").filter { $0.contains(".tmp-") }
+        XCTAssertEqual(temps, [])
+    }
+
     func testZooBadInputSaysWhatWasWrong() throws {
         let unknown = try nabla(["zoo", "hopfield"])
         XCTAssertNotEqual(unknown.status, 0)
